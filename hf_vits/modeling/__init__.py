@@ -1,0 +1,1 @@
+"""One self-contained folder per architecture (see DESIGN.md, "The architecture contract")."""

@@ -1,0 +1,79 @@
+"""Image processors of the Vision Transformer: the original models' evaluation transform.
+
+The original JAX models resize the whole image to 224x224 (bilinear) and map pixels to [-1, 1]
+(mean = std = 0.5). Both backends are provided: torchvision (batched, tensors) and PIL (NumPy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+from transformers.image_processing_backends import PilBackend, TorchvisionBackend
+from transformers.image_utils import IMAGENET_STANDARD_MEAN, IMAGENET_STANDARD_STD, PILImageResampling
+
+_HIGH_BIT_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def to_8bit(image):
+    """Scale a 16-bit image into 0..255 the way its 8-bit twin reads; any other input passes through.
+
+    PIL's own conversion of a 16-bit image to RGB clips at 255 instead of scaling, which turns most of a
+    real 16-bit photo white. 65535 / 257 = 255, so an 8-bit image stored as 16 bits comes back exactly.
+    A 32-bit integer image ("I") is taken as 16-bit when it holds values above 255.
+    """
+    if isinstance(image, PIL.Image.Image) and image.mode in _HIGH_BIT_DEPTH_MODES:
+        array = np.asarray(image)
+        if image.mode == "I" and array.max(initial=0) <= 255:
+            return PIL.Image.fromarray(array.clip(0, 255).astype(np.uint8))
+        return PIL.Image.fromarray(np.round(array.astype(np.float64) / 257).clip(0, 255).astype(np.uint8))
+    if isinstance(image, np.ndarray) and image.dtype == np.uint16:
+        return np.round(image.astype(np.float64) / 257).astype(np.uint8)
+    return image
+
+
+class ZooViTImageProcessingMixin:
+    """What both backends share: 16-bit input handling and an `auto_map` naming both backends."""
+
+    def process_image(self, image, *args, **kwargs):
+        return super().process_image(to_8bit(image), *args, **kwargs)
+
+    def to_dict(self) -> dict:
+        processor_dict = super().to_dict()
+        module = type(self).__module__.rsplit(".", 1)[-1]
+        backends = {"torchvision": f"{module}.ZooViTImageProcessor", "pil": f"{module}.ZooViTImageProcessorPil"}
+        processor_dict["auto_map"] = {**processor_dict.get("auto_map", {}), "AutoImageProcessor": backends}
+        return processor_dict
+
+
+class ZooViTImageProcessor(ZooViTImageProcessingMixin, TorchvisionBackend):
+    """ViT evaluation transform with the torchvision backend: resize to 224x224 bilinear, scale to [-1, 1]."""
+
+    resample = PILImageResampling.BILINEAR
+    size = {"height": 224, "width": 224}
+    image_mean = IMAGENET_STANDARD_MEAN
+    image_std = IMAGENET_STANDARD_STD
+    do_resize = True
+    do_center_crop = False
+    do_rescale = True
+    do_normalize = True
+    do_convert_rgb = True
+
+
+class ZooViTImageProcessorPil(ZooViTImageProcessingMixin, PilBackend):
+    """ViT evaluation transform with the PIL backend: resize to 224x224 bilinear, scale to [-1, 1]."""
+
+    resample = PILImageResampling.BILINEAR
+    size = {"height": 224, "width": 224}
+    image_mean = IMAGENET_STANDARD_MEAN
+    image_std = IMAGENET_STANDARD_STD
+    do_resize = True
+    do_center_crop = False
+    do_rescale = True
+    do_normalize = True
+    do_convert_rgb = True
+
+
+ZooViTImageProcessor.register_for_auto_class("AutoImageProcessor")
+ZooViTImageProcessorPil.register_for_auto_class("AutoImageProcessor")
+
+__all__ = ["ZooViTImageProcessor", "ZooViTImageProcessorPil", "to_8bit"]

@@ -1,0 +1,163 @@
+"""The one table of the zoo's architectures and their named variants, and their registration with
+transformers' Auto classes."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForImageClassification,
+    PreTrainedConfig,
+    PreTrainedModel,
+)
+from transformers.image_processing_utils import BaseImageProcessor
+
+from .modeling import deit, vit
+
+BACKENDS = ("torchvision", "pil")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One architecture of the zoo: its classes, its paper and its variants."""
+
+    name: str
+    title: str
+    paper: str
+    config_class: type[PreTrainedConfig]
+    model_class: type[PreTrainedModel]
+    classification_class: type[PreTrainedModel]
+    processor_classes: dict[str, type[BaseImageProcessor]]
+    variants: dict[str, dict] = field(repr=False)
+
+    @property
+    def model_type(self) -> str:
+        return self.config_class.model_type
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named configuration from a paper, with the paper's figures for it (1000-class ImageNet head)."""
+
+    name: str
+    architecture: Architecture = field(repr=False)
+    config: dict
+    processor: dict
+    params_m: float
+    gflops: float | None
+    top1: float | None
+    resolution: int
+    source: str
+
+
+def _architecture(name: str, title: str, paper: str, module: ModuleType, prefix: str) -> Architecture:
+    return Architecture(
+        name=name,
+        title=title,
+        paper=paper,
+        config_class=getattr(module, f"Zoo{prefix}Config"),
+        model_class=getattr(module, f"Zoo{prefix}Model"),
+        classification_class=getattr(module, f"Zoo{prefix}ForImageClassification"),
+        processor_classes={
+            "torchvision": getattr(module, f"Zoo{prefix}ImageProcessor"),
+            "pil": getattr(module, f"Zoo{prefix}ImageProcessorPil"),
+        },
+        variants=module.VARIANTS,
+    )
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    arch.name: arch
+    for arch in (
+        _architecture(
+            "vit",
+            "Vision Transformer (ViT)",
+            "Dosovitskiy et al., An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale, ICLR 2021",
+            vit,
+            "ViT",
+        ),
+        _architecture(
+            "deit",
+            "Data-efficient image Transformer (DeiT)",
+            "Touvron et al., Training data-efficient image transformers & distillation through attention, ICML 2021",
+            deit,
+            "DeiT",
+        ),
+    )
+}
+
+VARIANTS: dict[str, Variant] = {
+    name: Variant(name=name, architecture=arch, config=spec["config"], processor=spec["processor"], **spec["paper"])
+    for arch in ARCHITECTURES.values()
+    for name, spec in arch.variants.items()
+}
+
+
+def register_with_transformers() -> None:
+    """Register every architecture with AutoConfig, AutoModel, AutoModelForImageClassification and
+    AutoImageProcessor (both backends). Safe to call more than once."""
+    for arch in ARCHITECTURES.values():
+        AutoConfig.register(arch.model_type, arch.config_class, exist_ok=True)
+        AutoModel.register(arch.config_class, arch.model_class, exist_ok=True)
+        AutoModelForImageClassification.register(arch.config_class, arch.classification_class, exist_ok=True)
+        AutoImageProcessor.register(arch.config_class, image_processor_classes=arch.processor_classes, exist_ok=True)
+
+
+def list_variants(architecture: str | None = None) -> list[Variant]:
+    """All named variants, or those of one architecture, in table order."""
+    if architecture is not None and architecture not in ARCHITECTURES:
+        raise KeyError(f"Unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}.")
+    return [v for v in VARIANTS.values() if architecture is None or v.architecture.name == architecture]
+
+
+def get_variant(name: str) -> Variant:
+    """The variant called `name`, or a KeyError that suggests the closest names."""
+    if name in VARIANTS:
+        return VARIANTS[name]
+    close = difflib.get_close_matches(name, VARIANTS, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else " `hf-vits list` shows them all."
+    raise KeyError(f"Unknown variant {name!r}.{hint}")
+
+
+def create_config(variant: str, **overrides) -> PreTrainedConfig:
+    """The config of a named variant, with any field overridden (e.g. `num_labels`, `image_size`)."""
+    spec = get_variant(variant)
+    return spec.architecture.config_class(**{**spec.config, **overrides})
+
+
+def create_model(variant: str, attn_implementation: str | None = None, **config_overrides) -> PreTrainedModel:
+    """A randomly initialised image classifier of a named variant (see `list_variants`)."""
+    config = create_config(variant, **config_overrides)
+    return AutoModelForImageClassification.from_config(config, attn_implementation=attn_implementation)
+
+
+def create_image_processor(
+    variant: str, backend: str = "torchvision", image_size: int | None = None, **overrides
+) -> BaseImageProcessor:
+    """The evaluation image processor of a named variant, optionally scaled to another `image_size` with the
+    same crop ratio, and with any processor field overridden."""
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown image-processor backend {backend!r}; expected one of {BACKENDS}.")
+    spec = get_variant(variant)
+    kwargs = dict(spec.processor)
+    if image_size is not None:
+        kwargs = _scaled_processor_kwargs(kwargs, image_size)
+    return spec.architecture.processor_classes[backend](**{**kwargs, **overrides})
+
+
+def _scaled_processor_kwargs(kwargs: dict, image_size: int) -> dict:
+    """Processor sizes for `image_size` that keep the variant's ratio of resize to crop."""
+    size = kwargs["size"]
+    if "shortest_edge" in size:
+        ratio = size["shortest_edge"] / kwargs["crop_size"]["height"]
+        return {
+            **kwargs,
+            "size": {"shortest_edge": int(image_size * ratio)},
+            "crop_size": {"height": image_size, "width": image_size},
+        }
+    return {**kwargs, "size": {"height": image_size, "width": image_size}}
