@@ -119,7 +119,9 @@ def get_variant(name: str) -> Variant:
     """The variant called `name`, or a KeyError that suggests the closest names."""
     if name in VARIANTS:
         return VARIANTS[name]
-    close = difflib.get_close_matches(name, VARIANTS, n=3)
+    close = [known for known in VARIANTS if known.startswith(name)][:3] or difflib.get_close_matches(
+        name, VARIANTS, n=3
+    )
     hint = f" Did you mean {', '.join(close)}?" if close else " `hf-vits list` shows them all."
     raise KeyError(f"Unknown variant {name!r}.{hint}")
 

@@ -217,7 +217,9 @@ class ZooViTEncoder(nn.Module):
 
     def __init__(self, config: ZooViTConfig):
         super().__init__()
-        rates = torch.linspace(0, config.drop_path_rate, config.num_hidden_layers).tolist()
+        # Python floats, not torch.linspace, so that models can be built on the meta device.
+        last = max(config.num_hidden_layers - 1, 1)
+        rates = [config.drop_path_rate * index / last for index in range(config.num_hidden_layers)]
         self.layers = nn.ModuleList([ZooViTLayer(config, rate) for rate in rates])
 
     def forward(
