@@ -1,0 +1,104 @@
+"""The `hf-vits` command line: list, info, predict and its errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+import hf_vits
+from hf_vits.cli import main
+
+TINY = {"image_size": 32, "patch_size": 8, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny DeiT classifier with named labels, saved with its processor."""
+    folder = tmp_path_factory.mktemp("model")
+    labels = ["cat", "coffee", "rocket"]
+    model = hf_vits.create_model(
+        "deit-tiny-patch16-224",
+        intermediate_size=64,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        **TINY,
+    )
+    model.save_pretrained(folder)
+    hf_vits.create_image_processor("deit-tiny-patch16-224", image_size=32).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photos") / "chelsea.png"
+    Image.fromarray(data.chelsea()).save(path)
+    return path
+
+
+def test_list_shows_every_variant_with_figures(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for variant in hf_vits.list_variants():
+        assert variant.name in out
+    row = next(line for line in out.splitlines() if line.startswith("deit-small-distilled-patch16-224 "))
+    assert row.split()[2:5] == ["22.4", "4.6", "81.2"]
+
+
+def test_list_filters_by_architecture(capsys):
+    assert main(["list", "--architecture", "deit"]) == 0
+    out = capsys.readouterr().out
+    assert "deit-tiny-patch16-224" in out and "vit-base-patch16-224" not in out
+
+
+def test_info_counts_parameters_on_meta_device(capsys):
+    assert main(["info", "vit-huge-patch14-224"]) == 0
+    out = capsys.readouterr().out
+    assert '"params_m_counted": 630.77' in out
+    assert '"model_type": "hfvits_vit"' in out
+
+
+def test_info_unknown_variant_suggests_names(capsys):
+    assert main(["info", "deit-smal"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown variant 'deit-smal'" in err and "deit-small-patch16-224" in err
+
+
+def test_predict_prints_top_k_from_id2label(model_dir, photo, capsys):
+    assert main(["predict", str(model_dir), str(photo), "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(photo)
+    scored = [line.split() for line in lines[1:]]
+    assert len(scored) == 2
+    assert {label for _, label in scored} <= {"cat", "coffee", "rocket"}
+    scores = [float(score) for score, _ in scored]
+    assert scores == sorted(scores, reverse=True) and sum(scores) <= 1.0
+
+
+def test_predict_converts_16_bit_grayscale(model_dir, tmp_path, capsys):
+    gray = np.asarray(Image.fromarray(data.camera()))
+    path = tmp_path / "camera16.png"
+    Image.fromarray(gray.astype(np.uint16) * 257).save(path)
+    assert Image.open(path).mode.startswith("I")
+    assert main(["predict", str(model_dir), str(path), "--top-k", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_predict_missing_image_is_a_clear_error(model_dir, tmp_path, capsys):
+    missing = tmp_path / "nope.jpg"
+    assert main(["predict", str(model_dir), str(missing)]) == 2
+    assert f"{missing}: no such image file." in capsys.readouterr().err
+
+
+def test_predict_non_image_is_a_clear_error(model_dir, tmp_path, capsys):
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    assert main(["predict", str(model_dir), str(text)]) == 2
+    err = capsys.readouterr().err
+    assert f"{text}: not a readable image" in err
+
+
+def test_bench_rejects_unknown_models(capsys):
+    assert main(["bench", "--models", "vit-giant"]) == 2
+    assert "No benchmark pairing" in capsys.readouterr().err
