@@ -20,6 +20,7 @@ from transformers.image_processing_utils import BaseImageProcessor
 from .modeling import deit, vit
 
 BACKENDS = ("torchvision", "pil")
+IMAGENET_NUM_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,11 @@ def get_variant(name: str) -> Variant:
 
 
 def create_config(variant: str, **overrides) -> PreTrainedConfig:
-    """The config of a named variant, with any field overridden (e.g. `num_labels`, `image_size`)."""
+    """The config of a named variant, with any field overridden (e.g. `num_labels`, `image_size`). Without
+    `num_labels` or `id2label` it has the 1000 ImageNet classes of the paper's model and figures."""
     spec = get_variant(variant)
-    return spec.architecture.config_class(**{**spec.config, **overrides})
+    labels = {} if {"num_labels", "id2label"} & overrides.keys() else {"num_labels": IMAGENET_NUM_CLASSES}
+    return spec.architecture.config_class(**{**labels, **spec.config, **overrides})
 
 
 def create_model(variant: str, attn_implementation: str | None = None, **config_overrides) -> PreTrainedModel:
