@@ -349,6 +349,11 @@ class ZooDeiTModel(ZooDeiTPreTrainedModel):
     ) -> BaseModelOutputWithPooling | tuple:
         if pixel_values is None:
             raise ValueError("pixel_values is required.")
+        if not isinstance(pixel_values, torch.Tensor):
+            raise TypeError(
+                "pixel_values must be a torch.Tensor of shape (batch, channels, height, width), got "
+                f"{type(pixel_values).__name__}; the image processor turns images into one."
+            )
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -417,11 +422,7 @@ class ZooDeiTForImageClassification(ZooDeiTPreTrainedModel):
             logits = (cls_logits + distillation_logits) / 2
         loss = None if labels is None else self.loss_function(labels, logits, self.config)
 
-        if not return_dict:
-            extras = (outputs.hidden_states, outputs.attentions)
-            output = (logits,) + tuple(x for x in extras if x is not None)
-            return (loss,) + output if loss is not None else output
-        return ZooDeiTImageClassifierOutput(
+        output = ZooDeiTImageClassifierOutput(
             loss=loss,
             logits=logits,
             cls_logits=cls_logits,
@@ -429,6 +430,8 @@ class ZooDeiTForImageClassification(ZooDeiTPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
+        # The tuple holds every field that is set, in the dataclass's order, as transformers' tuples do.
+        return output if return_dict else output.to_tuple()
 
 
 class ZooDeiTForImageClassificationWithTeacher(ZooDeiTForImageClassification):
