@@ -1,0 +1,114 @@
+"""Checkpoint converters: timm's and transformers' ViT and DeiT into hf-vits models, verified against the
+reference implementation, and back (see DESIGN.md, "Conversion")."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .common import (
+    VERIFY_TOLERANCE,
+    ConversionError,
+    ConvertedModel,
+    KeyRule,
+    KeyTable,
+    check_output_dir,
+    read_checkpoint,
+    write_model_folder,
+)
+from .from_timm import (
+    convert_timm_model,
+    load_timm,
+    timm_config,
+    timm_key_table,
+    to_timm_model,
+    to_timm_state_dict,
+    unsupported_timm_features,
+    verify_against_timm,
+)
+from .from_transformers import (
+    convert_transformers_model,
+    load_transformers,
+    to_transformers_model,
+    to_transformers_state_dict,
+    transformers_class_name,
+    transformers_key_table,
+    verify_against_transformers,
+)
+
+logger = logging.getLogger(__name__)
+
+SOURCE_KINDS = ("timm", "transformers")
+
+
+def parse_source(source: str) -> tuple[str, str]:
+    """Split `timm:<timm model name>` or `transformers:<folder or hub id>` into (kind, name)."""
+    kind, separator, name = source.partition(":")
+    if not separator or kind not in SOURCE_KINDS or not name:
+        raise ValueError(
+            f"Unknown source {source!r}: expected 'timm:<timm model name>' (e.g. timm:deit_tiny_patch16_224) or "
+            "'transformers:<folder or hub id>' (e.g. transformers:google/vit-base-patch16-224)."
+        )
+    return kind, name
+
+
+def load_source(
+    source: str, checkpoint: str | Path | None = None, verify: bool = True, model_kwargs: dict | None = None
+) -> ConvertedModel:
+    """Convert `source` in memory: the model, its processor and the measured difference from the reference.
+    `checkpoint` and `model_kwargs` (arguments of `timm.create_model`) apply to timm sources only."""
+    kind, name = parse_source(source)
+    if kind == "timm":
+        return load_timm(name, checkpoint=checkpoint, model_kwargs=model_kwargs, verify=verify)
+    if checkpoint is not None or model_kwargs:
+        raise ValueError(
+            "A transformers source carries its own weights and config; pass no checkpoint or model_kwargs."
+        )
+    return load_transformers(name, verify=verify)
+
+
+def convert(
+    source: str,
+    output_dir: str | Path,
+    checkpoint: str | Path | None = None,
+    overwrite: bool = False,
+    verify: bool = True,
+    model_kwargs: dict | None = None,
+) -> Path:
+    """Convert `timm:<name>` or `transformers:<folder or hub id>` into a complete hf-vits folder at `output_dir`,
+    refusing to write when the converted model's outputs differ from the reference's by more than 1e-4."""
+    output_dir = check_output_dir(output_dir, overwrite)
+    converted = load_source(source, checkpoint=checkpoint, verify=verify, model_kwargs=model_kwargs)
+    if converted.max_abs_diff is not None:
+        logger.info("%s: max |Δ| against the reference = %.3g.", source, converted.max_abs_diff)
+    return write_model_folder(converted.model, converted.processor, output_dir, overwrite=overwrite)
+
+
+__all__ = [
+    "SOURCE_KINDS",
+    "VERIFY_TOLERANCE",
+    "ConversionError",
+    "ConvertedModel",
+    "KeyRule",
+    "KeyTable",
+    "convert",
+    "convert_timm_model",
+    "convert_transformers_model",
+    "load_source",
+    "load_timm",
+    "load_transformers",
+    "parse_source",
+    "read_checkpoint",
+    "timm_config",
+    "timm_key_table",
+    "to_timm_model",
+    "to_timm_state_dict",
+    "to_transformers_model",
+    "to_transformers_state_dict",
+    "transformers_class_name",
+    "transformers_key_table",
+    "unsupported_timm_features",
+    "verify_against_timm",
+    "verify_against_transformers",
+    "write_model_folder",
+]
