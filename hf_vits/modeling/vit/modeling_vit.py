@@ -347,6 +347,11 @@ class ZooViTModel(ZooViTPreTrainedModel):
     ) -> BaseModelOutputWithPooling | tuple:
         if pixel_values is None:
             raise ValueError("pixel_values is required.")
+        if not isinstance(pixel_values, torch.Tensor):
+            raise TypeError(
+                "pixel_values must be a torch.Tensor of shape (batch, channels, height, width), got "
+                f"{type(pixel_values).__name__}; the image processor turns images into one."
+            )
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = (
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
