@@ -6,8 +6,11 @@ The original JAX models resize the whole image to 224x224 (bilinear) and map pix
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import PIL.Image
+import PIL.ImageOps
 from transformers.image_processing_backends import PilBackend, TorchvisionBackend
 from transformers.image_utils import IMAGENET_STANDARD_MEAN, IMAGENET_STANDARD_STD, PILImageResampling
 
@@ -32,10 +35,36 @@ def to_8bit(image):
 
 
 class ZooViTImageProcessingMixin:
-    """What both backends share: 16-bit input handling and an `auto_map` naming both backends."""
+    """What both backends share: 16-bit input handling, file reading, the reference center crop and an
+    `auto_map` naming both backends."""
 
     def process_image(self, image, *args, **kwargs):
         return super().process_image(to_8bit(image), *args, **kwargs)
+
+    def fetch_images(self, image_url_or_urls):
+        """Open image files with PIL, so that a 16-bit file reads like an opened 16-bit image (transformers'
+        loaders clip it to white, or keep its 0..65535 values), and fail clearly on a string that is no image."""
+        if isinstance(image_url_or_urls, (list, tuple)):
+            return [self.fetch_images(item) for item in image_url_or_urls]
+        if isinstance(image_url_or_urls, str) and os.path.isfile(image_url_or_urls):
+            with PIL.Image.open(image_url_or_urls) as image:
+                return PIL.ImageOps.exif_transpose(image)
+        try:
+            return super().fetch_images(image_url_or_urls)
+        except RuntimeError as error:  # torchvision's decoder, on bytes that are no image
+            raise ValueError(
+                f"Cannot read an image from {image_url_or_urls[:100]!r}: it is not an image file, URL or base64 image."
+            ) from error
+
+    def center_crop(self, image, size, **kwargs):
+        """Crop the center as torchvision's `CenterCrop` in the reference evaluation code does: an odd margin's
+        offset is rounded half to even (transformers' backends round it down, one pixel off)."""
+        height, width = image.shape[-2:]
+        if size.height is None or size.width is None or size.height > height or size.width > width:
+            return super().center_crop(image, size, **kwargs)
+        top = int(round((height - size.height) / 2.0))
+        left = int(round((width - size.width) / 2.0))
+        return image[..., top : top + size.height, left : left + size.width]
 
     def to_dict(self) -> dict:
         processor_dict = super().to_dict()
