@@ -66,9 +66,7 @@ class KeyTable:
 
     def __init__(self, rules: Iterable[KeyRule]):
         self.rules = list(rules)
-        sources = [source for rule in self.rules for source in rule.sources]
-        targets = [rule.target for rule in self.rules]
-        for kind, keys in (("source", sources), ("target", targets)):
+        for kind, keys in (("source", self.source_keys), ("target", self.target_keys)):
             duplicates = sorted({key for key in keys if keys.count(key) > 1})
             if duplicates:
                 raise ValueError(f"Key table uses {kind} keys more than once: {duplicates}.")
@@ -191,7 +189,6 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         raise ConversionError(f"Checkpoint {path} is not a file; expected a .safetensors or torch.save file.")
     with path.open("rb") as file:
         head = file.read(16)
-    expected = "a safetensors file or a PyTorch checkpoint written by torch.save"
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
@@ -212,7 +209,10 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
                 f"Could not read checkpoint {path} as a safetensors file; it may be truncated or corrupt: {error}"
             ) from error
     else:
-        raise ConversionError(f"{path} is not a checkpoint: expected {expected}, but it starts with {head!r}.")
+        raise ConversionError(
+            f"{path} is not a checkpoint: expected a safetensors file or a PyTorch checkpoint written by torch.save, "
+            f"but it starts with {head!r}."
+        )
     return _extract_state_dict(loaded, path)
 
 
@@ -274,7 +274,7 @@ def check_tolerance(max_abs_diff: float, reference: str, tolerance: float = VERI
     if not max_abs_diff <= tolerance:
         raise ConversionError(
             f"The converted model does not reproduce {reference}: max |Δ| = {max_abs_diff:.3g} on the same random "
-            f"batch (fp32, eval), above the tolerance {tolerance:g}. Nothing was written."
+            f"batch (fp32, eval), above the tolerance {tolerance:g}."
         )
     logger.info("Converted model matches %s: max |Δ| = %.3g (tolerance %g).", reference, max_abs_diff, tolerance)
 

@@ -64,7 +64,7 @@ def timm_model_name(timm_model: nn.Module) -> str:
 
 
 def timm_architecture(timm_model: nn.Module) -> str:
-    """ "deit" for DeiT models (a distillation token, or a `deit_*` name), "vit" otherwise."""
+    """Our architecture for `timm_model`: "deit" for a distillation token or a `deit_*` name, else "vit"."""
     from timm.models.deit import VisionTransformerDistilled
 
     if isinstance(timm_model, VisionTransformerDistilled) or timm_model_name(timm_model).startswith("deit_"):
@@ -174,7 +174,7 @@ def unsupported_timm_features(timm_model: nn.Module, architecture: str) -> list[
     ):
         features.append("a classifier head other than a linear layer with bias")
 
-    if architecture == "deit" and not features:
+    if architecture == "deit":
         if not timm_model.has_class_token or timm_model.global_pool != "token":
             features.append(f"pooling other than the class token in a DeiT (global_pool={timm_model.global_pool!r})")
         if not isinstance(timm_model.fc_norm, nn.Identity):
@@ -354,7 +354,10 @@ def verify_against_timm(model: PreTrainedModel, timm_model: nn.Module, tolerance
 
 def create_timm_model(name: str, pretrained: bool = False, **model_kwargs) -> nn.Module:
     """`timm.create_model`, with errors that say what to do (an unknown name, weights that cannot be fetched)."""
-    import timm
+    try:
+        import timm
+    except ImportError as error:
+        raise ConversionError("Converting timm models needs timm: pip install 'hf-vits[timm]'.") from error
 
     if not timm.is_model(name):
         close = difflib.get_close_matches(name, timm.list_models(), n=3)
