@@ -206,8 +206,10 @@ class ZooViTLayer(GradientCheckpointingLayer):
     def forward(
         self, hidden_states: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attn_output, attn_weights = self.attention(self.layernorm_before(hidden_states), output_attentions)
-        hidden_states = hidden_states + self.drop_path(attn_output)
+        residual = hidden_states
+        # Rebinding the attention output to `hidden_states` frees it before the MLP runs (peak memory).
+        hidden_states, attn_weights = self.attention(self.layernorm_before(hidden_states), output_attentions)
+        hidden_states = residual + self.drop_path(hidden_states)
         hidden_states = hidden_states + self.drop_path(self.mlp(self.layernorm_after(hidden_states)))
         return hidden_states, attn_weights
 

@@ -1,0 +1,198 @@
+"""Inference throughput and peak memory of hf-vits models against timm and transformers.
+
+Each reference model gets the same weights as ours (converted), and the implementations are timed
+interleaved, batch by batch with the order rotated every round, so that a machine's drift (turbo,
+other load) is shared by all of them. Results are ratios against the faster peer.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# Our variant -> timm model of the same architecture. transformers gets the same weights through the inverse
+# conversion table (its ViTForImageClassification for both ViT and DeiT, as the Hub's DeiT checkpoints are).
+DEFAULT_MODELS = {
+    "vit-base-patch16-224": "vit_base_patch16_224",
+    "deit-small-patch16-224": "deit_small_patch16_224",
+    "deit-tiny-patch16-224": "deit_tiny_patch16_224",
+}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class Measurement:
+    """One implementation of one variant: median images/s over the timed batches, and peak memory."""
+
+    variant: str
+    implementation: str
+    images_per_second: float
+    peak_memory_mib: float
+    max_abs_logit_diff: float
+
+
+def build_same_weight_models(variant: str) -> dict[str, nn.Module]:
+    """Our model, timm's and transformers' for `variant`, all carrying the same random weights."""
+    import timm
+
+    from hf_vits.conversion import convert_timm_model, to_transformers_model
+
+    torch.manual_seed(0)
+    timm_model = timm.create_model(DEFAULT_MODELS[variant], pretrained=False)
+    ours, _ = convert_timm_model(timm_model)
+    return {"hf-vits": ours, "timm": timm_model, "transformers": to_transformers_model(ours)}
+
+
+def _logits(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+    output = model(pixel_values)
+    return output if isinstance(output, torch.Tensor) else output.logits
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_memory_mib(run: Callable[[], object], device: torch.device) -> float:
+    """Peak memory allocated by torch while `run()` executes, above what was allocated before it.
+
+    On CUDA this is the allocator's own peak counter. On the CPU, where torch keeps no such counter, the
+    profiler's allocation and free events are replayed in time order and their running sum's maximum taken.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        run()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - start) / 2**20
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    changes = []
+    for event in prof.events():
+        if event.name == "[memory]":
+            changes.append((event.time_range.start, event.cpu_memory_usage))
+        elif event.self_cpu_memory_usage:
+            # An operator's net allocation happens at its start; a net release when it ends.
+            moment = event.time_range.start if event.self_cpu_memory_usage > 0 else event.time_range.end
+            changes.append((moment, event.self_cpu_memory_usage))
+    current = peak = 0
+    for _, change in sorted(changes, key=lambda item: item[0]):
+        current += change
+        peak = max(peak, current)
+    return peak / 2**20
+
+
+def measure_variant(
+    variant: str, batch_size: int, rounds: int, device: torch.device, dtype: torch.dtype
+) -> list[Measurement]:
+    """Time every implementation of `variant`, interleaved, and measure its peak memory."""
+    models = build_same_weight_models(variant)
+    for model in models.values():
+        model.to(device=device, dtype=dtype).eval()
+    resolution = models["hf-vits"].config.image_size_pair
+    generator = torch.Generator().manual_seed(0)
+    pixel_values = torch.randn(batch_size, 3, *resolution, generator=generator).to(device=device, dtype=dtype)
+
+    with torch.inference_mode():
+        reference_logits = _logits(models["timm"], pixel_values).float()
+        differences = {
+            name: (_logits(model, pixel_values).float() - reference_logits).abs().max().item()
+            for name, model in models.items()
+        }
+        names = list(models)
+        timings: dict[str, list[float]] = {name: [] for name in names}
+        for round_index in range(rounds + 1):
+            shift = round_index % len(names)
+            for name in names[shift:] + names[:shift]:
+                _synchronize(device)
+                start = time.perf_counter()
+                _logits(models[name], pixel_values)
+                _synchronize(device)
+                if round_index > 0:  # the first round warms up every implementation
+                    timings[name].append(time.perf_counter() - start)
+        memory = {
+            name: _peak_memory_mib(lambda model=model: _logits(model, pixel_values), device)
+            for name, model in models.items()
+        }
+    return [
+        Measurement(
+            variant=variant,
+            implementation=name,
+            images_per_second=batch_size / statistics.median(timings[name]),
+            peak_memory_mib=memory[name],
+            max_abs_logit_diff=differences[name],
+        )
+        for name in names
+    ]
+
+
+def format_table(measurements: list[Measurement], header: str) -> str:
+    """A Markdown table with throughput and memory ratios of ours against the faster peer."""
+    lines = [
+        header,
+        "",
+        "| variant | implementation | images/s | peak MiB | max abs Δlogits vs timm | speed vs faster peer |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for variant in dict.fromkeys(m.variant for m in measurements):
+        rows = [m for m in measurements if m.variant == variant]
+        ours = next(m for m in rows if m.implementation == "hf-vits")
+        fastest_peer = max((m for m in rows if m.implementation != "hf-vits"), key=lambda m: m.images_per_second)
+        for m in rows:
+            ratio = f"**{ours.images_per_second / fastest_peer.images_per_second:.3f}x**" if m is ours else ""
+            lines.append(
+                f"| {variant} | {m.implementation} | {m.images_per_second:.2f} | {m.peak_memory_mib:.1f} "
+                f"| {m.max_abs_logit_diff:.1e} | {ratio} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def run_benchmark(
+    models: list[str] | None = None,
+    batch_size: int = 8,
+    rounds: int = 10,
+    device: str = "cpu",
+    dtype: str = "float32",
+    output: Path | None = None,
+) -> list[Measurement]:
+    """Measure `models` (default: ViT-B/16, DeiT-S, DeiT-Ti), print the table, optionally save it."""
+    import timm
+    import transformers
+
+    variants = models or list(DEFAULT_MODELS)
+    unknown = [v for v in variants if v not in DEFAULT_MODELS]
+    if unknown:
+        raise ValueError(f"No benchmark pairing for {unknown}; available: {', '.join(DEFAULT_MODELS)}.")
+    if dtype not in DTYPES:
+        raise ValueError(f"Unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}.")
+    torch_device = torch.device(device)
+    measurements = []
+    for variant in variants:
+        measurements += measure_variant(variant, batch_size, rounds, torch_device, DTYPES[dtype])
+        print(f"measured {variant}", flush=True)
+
+    processor = platform.processor() or platform.machine()
+    hardware = torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda" else processor
+    header = (
+        f"## Inference, {device} {dtype}, batch {batch_size}, median of {rounds} interleaved batches\n\n"
+        f"{hardware}, {torch.get_num_threads()} threads; torch {torch.__version__}, timm {timm.__version__}, "
+        f"transformers {transformers.__version__}; default attention (SDPA) everywhere. "
+        "Peak MiB: torch allocations during one forward above those before it."
+    )
+    table = format_table(measurements, header)
+    print(table)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(table)
+    return measurements
