@@ -7,9 +7,19 @@ subclassing `ArchitectureBattery` in its own test module:
         spec = ArchitectureSpec(name="vit", config_class=ZooViTConfig, ..., tiny_config={...})
 
 Models whose token layout is not "patch grid + prefix tokens" (hierarchical or convolutional ones) subclass
-`ArchitectureSpec` and override the shape methods (`last_hidden_state_shape`, `hidden_states_shapes`,
-`attention_shapes`, ...). Everything runs on the CPU in seconds: the models are tiny, and the one slow check
-(loading the saved folder as remote code in a fresh interpreter) is one subprocess per architecture.
+`ArchitectureSpec` and override the shape methods, and switch off what they do not have:
+
+    @dataclass(frozen=True)
+    class SwinSpec(ArchitectureSpec):
+        def last_hidden_state_shape(self, config, batch_size, size=None): ...   # last stage's tokens
+        def hidden_states_shapes(self, config, batch_size): ...                 # one per stage
+        def attention_shapes(self, config, batch_size): ...                     # per-window maps
+
+    class TestSwin(ArchitectureBattery):
+        spec = SwinSpec(name="swin", ..., has_absolute_position_embeddings=False, num_prefix_tokens=0)
+
+Everything runs on the CPU in seconds: the models are tiny, and the one slow check (loading the saved folder
+as remote code in a fresh interpreter) is one subprocess per architecture.
 """
 
 from __future__ import annotations
@@ -79,6 +89,9 @@ class ArchitectureSpec:
     extra_heads: tuple[type[PreTrainedModel], ...] = ()
     """Further head classes that take the tiny config and return `logits`."""
     has_attentions: bool = True
+    """Whether the model returns attention maps (`output_attentions=True`)."""
+    uses_attention_interface: bool = True
+    """Whether its attention goes through transformers' attention interface (sdpa by default, eager on request)."""
     has_absolute_position_embeddings: bool = True
     num_prefix_tokens: int = 1
     """Tokens before the patch tokens (class token, distillation token)."""
@@ -157,6 +170,17 @@ def drop_path_modules(model: nn.Module) -> list[nn.Module]:
     return [module for module in model.modules() if type(module).__name__.endswith("DropPath")]
 
 
+def sharpen(model: nn.Module, std: float = 0.3, seed: int = 0) -> nn.Module:
+    """Redraw every weight matrix from N(0, std). At the reference initialisation (std 0.02) attention is
+    nearly uniform, so a wrong attention score (scale, mask, head split) would hide below any tolerance."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.ndim >= 2:
+                param.copy_(torch.randn(param.shape, generator=generator) * std)
+    return model
+
+
 def assert_outputs_equal(actual, expected, path: str = "output") -> None:
     """Exact equality of nested tuples of tensors (None where absent)."""
     if isinstance(expected, (tuple, list)):
@@ -178,7 +202,10 @@ class ArchitectureBattery:
         spec: ArchitectureSpec = metafunc.cls.spec
         if "variant_name" in metafunc.fixturenames:
             names = [v.name for v in hf_vits.list_variants(spec.name)] if spec.check_variants else []
-            metafunc.parametrize("variant_name", names or [pytest.param(None, marks=pytest.mark.skip("one spec"))])
+            metafunc.parametrize(
+                "variant_name",
+                names or [pytest.param(None, marks=pytest.mark.skip(reason="variants are checked by the main spec"))],
+            )
         if "head_class" in metafunc.fixturenames:
             heads = (spec.classification_class, *spec.extra_heads)
             metafunc.parametrize("head_class", heads, ids=[h.__name__ for h in heads])
@@ -309,10 +336,10 @@ class ArchitectureBattery:
         torch.testing.assert_close(outputs.logits, plain.logits, atol=1e-5, rtol=1e-5)
 
     def test_sdpa_matches_eager(self, monkeypatch):
-        if not self.spec.has_attentions:
-            pytest.skip("no attention")
+        if not self.spec.uses_attention_interface:
+            pytest.skip("attention does not go through the attention interface")
         torch.manual_seed(0)
-        sdpa = AutoModelForImageClassification.from_config(self.spec.config()).eval()
+        sdpa = sharpen(AutoModelForImageClassification.from_config(self.spec.config()).eval())
         eager = AutoModelForImageClassification.from_config(self.spec.config(), attn_implementation="eager").eval()
         eager.load_state_dict(sdpa.state_dict())
         assert sdpa.config._attn_implementation == "sdpa", "sdpa is not the default"
@@ -332,6 +359,10 @@ class ArchitectureBattery:
             assert not calls, "the eager model called scaled_dot_product_attention"
             sdpa_out = sdpa(pixel_values, output_hidden_states=True)
         assert calls, "the sdpa model never called scaled_dot_product_attention"
+        with torch.no_grad():
+            maps = eager(pixel_values, output_attentions=True).attentions
+        peak = torch.stack([m.amax(-1).mean() * m.shape[-1] for m in maps]).min()
+        assert peak > 2, "attention too uniform for the comparison to mean anything"
         torch.testing.assert_close(sdpa_out.logits, eager_out.logits, atol=1e-5, rtol=1e-5)
         for sdpa_hidden, eager_hidden in zip(sdpa_out.hidden_states, eager_out.hidden_states, strict=True):
             torch.testing.assert_close(sdpa_hidden, eager_hidden, atol=1e-5, rtol=1e-5)
@@ -626,10 +657,19 @@ class ArchitectureBattery:
             matching = [name for name in parameters if name.endswith(suffix)]
             assert matching, f"no parameter ends with {suffix!r}"
             assert set(matching) <= exempt, f"{suffix} takes weight decay"
+        norm_types = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)
+        norms = {
+            f"{module_name}.{name}"
+            for module_name, module in model.named_modules()
+            if isinstance(module, norm_types)
+            for name, _ in module.named_parameters(recurse=False)
+        }
+        biases = {name for name in parameters if name.endswith(".bias")}
+        assert norms and biases
+        assert norms <= exempt, f"norm parameters that take weight decay: {norms - exempt}"
+        assert biases <= exempt, f"biases that take weight decay: {biases - exempt}"
         one_dimensional = {name for name, p in parameters.items() if p.ndim <= 1}
-        assert any(name.endswith(".bias") for name in one_dimensional)
-        assert any("norm" in name for name in one_dimensional)
-        assert one_dimensional <= exempt, f"biases/norms that take weight decay: {one_dimensional - exempt}"
+        assert one_dimensional <= exempt, f"1-D parameters that take weight decay: {one_dimensional - exempt}"
         weights = {
             f"{module_name}.weight"
             for module_name, module in model.named_modules()

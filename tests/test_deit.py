@@ -162,3 +162,17 @@ def test_initialisation_of_the_tokens():
     tokens = torch.cat((embeddings.cls_token, embeddings.distillation_token)).flatten()
     assert 0.01 < tokens.std() < 0.03, "DeiT draws both tokens with std 0.02 (unlike ViT's near-zero class token)"
     assert not torch.equal(embeddings.cls_token, embeddings.distillation_token)
+
+
+def test_interpolation_keeps_both_prefix_tokens():
+    """The class and distillation tokens' positions stay as they are; only the patch grid is resampled, as
+    DeiT's fine-tuning code does it (timm's `resample_abs_pos_embed` without antialiasing)."""
+    resample_abs_pos_embed = pytest.importorskip("timm.layers").resample_abs_pos_embed
+    embeddings = DISTILLED_DEIT.model().deit.embeddings
+    with torch.no_grad():
+        ours = embeddings.interpolate_pos_encoding(48, 40)
+        reference = resample_abs_pos_embed(
+            embeddings.position_embeddings, new_size=[6, 5], old_size=[4, 4], num_prefix_tokens=2, antialias=False
+        )
+    assert torch.equal(ours[:, :2], embeddings.position_embeddings[:, :2])
+    torch.testing.assert_close(ours, reference, atol=1e-6, rtol=1e-5)

@@ -159,3 +159,22 @@ def test_vit_variant_figures():
         5120,
     )
     assert huge.patch_size == 14
+
+
+@pytest.mark.parametrize("overrides", [{}, MEAN_POOLING], ids=["class-token", "no-prefix"])
+def test_interpolated_position_embeddings_match_timm(overrides):
+    """Resampling the 4x4 grid to 6x5 is DeiT's fine-tuning rule (bicubic, align_corners=False, no antialiasing,
+    as in its `main.py`), here through timm's `resample_abs_pos_embed` with `antialias=False`."""
+    resample_abs_pos_embed = pytest.importorskip("timm.layers").resample_abs_pos_embed
+    embeddings = VIT.model(**overrides).vit.embeddings
+    with torch.no_grad():
+        ours = embeddings.interpolate_pos_encoding(48, 40)
+        reference = resample_abs_pos_embed(
+            embeddings.position_embeddings,
+            new_size=[6, 5],
+            old_size=[4, 4],
+            num_prefix_tokens=embeddings.num_prefix_tokens,
+            antialias=False,
+        )
+    assert ours.shape == (1, 30 + embeddings.num_prefix_tokens, 32)
+    torch.testing.assert_close(ours, reference, atol=1e-6, rtol=1e-5)
