@@ -86,8 +86,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _open_image(path: str):
-    """Open an image file fully, or raise a ValueError that names the file and the problem."""
+    """Open an image file fully, or raise a ValueError that names the file and the problem.
+
+    16-bit images are scaled to 8 bits here because the pipeline converts every image to RGB before the
+    image processor sees it, and PIL's conversion clips 16-bit values instead of scaling them.
+    """
     from PIL import Image, UnidentifiedImageError
+
+    from hf_vits.modeling.vit.image_processing_vit import to_8bit
 
     file = Path(path)
     if not file.is_file():
@@ -95,7 +101,7 @@ def _open_image(path: str):
     try:
         with Image.open(file) as image:
             image.load()
-            return image.copy()
+            return to_8bit(image.copy())
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"{path}: not a readable image ({error}).") from error
 

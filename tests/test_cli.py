@@ -76,13 +76,16 @@ def test_predict_prints_top_k_from_id2label(model_dir, photo, capsys):
     assert scores == sorted(scores, reverse=True) and sum(scores) <= 1.0
 
 
-def test_predict_converts_16_bit_grayscale(model_dir, tmp_path, capsys):
+def test_predict_scales_16_bit_like_its_8_bit_twin(model_dir, tmp_path, capsys):
     gray = np.asarray(Image.fromarray(data.camera()))
-    path = tmp_path / "camera16.png"
-    Image.fromarray(gray.astype(np.uint16) * 257).save(path)
-    assert Image.open(path).mode.startswith("I")
-    assert main(["predict", str(model_dir), str(path), "--top-k", "1"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 2
+    path8, path16 = tmp_path / "camera8.png", tmp_path / "camera16.png"
+    Image.fromarray(gray).save(path8)
+    Image.fromarray(gray.astype(np.uint16) * 257).save(path16)
+    assert Image.open(path16).mode.startswith("I")
+    assert main(["predict", str(model_dir), str(path8), str(path16), "--top-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(path8) and lines[4] == str(path16)
+    assert lines[1:4] == lines[5:8]
 
 
 def test_predict_missing_image_is_a_clear_error(model_dir, tmp_path, capsys):
