@@ -37,14 +37,26 @@ def to_8bit(image):
     return image
 
 
-# Copied from hf_vits.modeling.vit.image_processing_vit.ZooViTImageProcessingMixin with ViT->DeiT
 class ZooDeiTImageProcessingMixin:
-    """What both backends share: 16-bit input handling, file reading, the reference center crop and an
-    `auto_map` naming both backends."""
+    """What both backends share: the evaluation transform's settings, 16-bit input handling, file reading,
+    the reference center crop and an `auto_map` naming both backends."""
 
+    resample = PILImageResampling.BICUBIC
+    size = {"shortest_edge": 256}
+    crop_size = {"height": 224, "width": 224}
+    image_mean = IMAGENET_DEFAULT_MEAN
+    image_std = IMAGENET_DEFAULT_STD
+    do_resize = True
+    do_center_crop = True
+    do_rescale = True
+    do_normalize = True
+    do_convert_rgb = True
+
+    # Copied from hf_vits.modeling.vit.image_processing_vit.ZooViTImageProcessingMixin.process_image with ViT->DeiT
     def process_image(self, image, *args, **kwargs):
         return super().process_image(to_8bit(image), *args, **kwargs)
 
+    # Copied from hf_vits.modeling.vit.image_processing_vit.ZooViTImageProcessingMixin.fetch_images with ViT->DeiT
     def fetch_images(self, image_url_or_urls):
         """Open image files with PIL, so that a 16-bit file reads like an opened 16-bit image (transformers'
         loaders clip it to white, or keep its 0..65535 values), and fail clearly on a string that is no image."""
@@ -60,6 +72,7 @@ class ZooDeiTImageProcessingMixin:
                 f"Cannot read an image from {image_url_or_urls[:100]!r}: it is not an image file, URL or base64 image."
             ) from error
 
+    # Copied from hf_vits.modeling.vit.image_processing_vit.ZooViTImageProcessingMixin.center_crop with ViT->DeiT
     def center_crop(self, image, size, **kwargs):
         """Crop the center as torchvision's `CenterCrop` in the reference evaluation code does: an odd margin's
         offset is rounded half to even (transformers' backends round it down, one pixel off)."""
@@ -70,6 +83,7 @@ class ZooDeiTImageProcessingMixin:
         left = int(round((width - size.width) / 2.0))
         return image[..., top : top + size.height, left : left + size.width]
 
+    # Copied from hf_vits.modeling.vit.image_processing_vit.ZooViTImageProcessingMixin.to_dict with ViT->DeiT
     def to_dict(self) -> dict:
         processor_dict = super().to_dict()
         module = type(self).__module__.rsplit(".", 1)[-1]
@@ -81,31 +95,9 @@ class ZooDeiTImageProcessingMixin:
 class ZooDeiTImageProcessor(ZooDeiTImageProcessingMixin, TorchvisionBackend):
     """DeiT evaluation transform with the torchvision backend: shorter side to 256 bicubic, crop 224, ImageNet norm."""
 
-    resample = PILImageResampling.BICUBIC
-    size = {"shortest_edge": 256}
-    crop_size = {"height": 224, "width": 224}
-    image_mean = IMAGENET_DEFAULT_MEAN
-    image_std = IMAGENET_DEFAULT_STD
-    do_resize = True
-    do_center_crop = True
-    do_rescale = True
-    do_normalize = True
-    do_convert_rgb = True
-
 
 class ZooDeiTImageProcessorPil(ZooDeiTImageProcessingMixin, PilBackend):
     """DeiT evaluation transform with the PIL backend: shorter side to 256 bicubic, crop 224, ImageNet norm."""
-
-    resample = PILImageResampling.BICUBIC
-    size = {"shortest_edge": 256}
-    crop_size = {"height": 224, "width": 224}
-    image_mean = IMAGENET_DEFAULT_MEAN
-    image_std = IMAGENET_DEFAULT_STD
-    do_resize = True
-    do_center_crop = True
-    do_rescale = True
-    do_normalize = True
-    do_convert_rgb = True
 
 
 ZooDeiTImageProcessor.register_for_auto_class("AutoImageProcessor")

@@ -35,8 +35,18 @@ def to_8bit(image):
 
 
 class ZooViTImageProcessingMixin:
-    """What both backends share: 16-bit input handling, file reading, the reference center crop and an
-    `auto_map` naming both backends."""
+    """What both backends share: the evaluation transform's settings, 16-bit input handling, file reading,
+    the reference center crop and an `auto_map` naming both backends."""
+
+    resample = PILImageResampling.BILINEAR
+    size = {"height": 224, "width": 224}
+    image_mean = IMAGENET_STANDARD_MEAN
+    image_std = IMAGENET_STANDARD_STD
+    do_resize = True
+    do_center_crop = False
+    do_rescale = True
+    do_normalize = True
+    do_convert_rgb = True
 
     def process_image(self, image, *args, **kwargs):
         return super().process_image(to_8bit(image), *args, **kwargs)
@@ -77,29 +87,9 @@ class ZooViTImageProcessingMixin:
 class ZooViTImageProcessor(ZooViTImageProcessingMixin, TorchvisionBackend):
     """ViT evaluation transform with the torchvision backend: resize to 224x224 bilinear, scale to [-1, 1]."""
 
-    resample = PILImageResampling.BILINEAR
-    size = {"height": 224, "width": 224}
-    image_mean = IMAGENET_STANDARD_MEAN
-    image_std = IMAGENET_STANDARD_STD
-    do_resize = True
-    do_center_crop = False
-    do_rescale = True
-    do_normalize = True
-    do_convert_rgb = True
-
 
 class ZooViTImageProcessorPil(ZooViTImageProcessingMixin, PilBackend):
     """ViT evaluation transform with the PIL backend: resize to 224x224 bilinear, scale to [-1, 1]."""
-
-    resample = PILImageResampling.BILINEAR
-    size = {"height": 224, "width": 224}
-    image_mean = IMAGENET_STANDARD_MEAN
-    image_std = IMAGENET_STANDARD_STD
-    do_resize = True
-    do_center_crop = False
-    do_rescale = True
-    do_normalize = True
-    do_convert_rgb = True
 
 
 ZooViTImageProcessor.register_for_auto_class("AutoImageProcessor")
