@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,8 +81,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Convert a timm or transformers checkpoint into a complete hf-vits folder."""
     from hf_vits.conversion import convert
 
-    output = convert(args.source, args.output_dir, checkpoint=args.checkpoint, overwrite=args.overwrite)
-    print(f"Wrote {output}")
+    convert(args.source, args.output_dir, checkpoint=args.checkpoint, overwrite=args.overwrite)
     return 0
 
 
@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hf-vits` console script."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("hf_vits").setLevel(logging.INFO)
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, FileExistsError) as error:

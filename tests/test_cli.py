@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from skimage import data
 
@@ -105,3 +106,36 @@ def test_predict_non_image_is_a_clear_error(model_dir, tmp_path, capsys):
 def test_bench_rejects_unknown_models(capsys):
     assert main(["bench", "--models", "vit-giant"]) == 2
     assert "No benchmark pairing" in capsys.readouterr().err
+
+
+def test_convert_writes_a_verified_folder(tmp_path, caplog):
+    import timm
+    from safetensors.torch import save_file
+    from transformers import AutoModelForImageClassification
+
+    checkpoint = tmp_path / "deit.safetensors"
+    reference = timm.create_model("deit_tiny_distilled_patch16_224", num_classes=4).eval()
+    save_file(reference.state_dict(), str(checkpoint))
+    output = tmp_path / "converted"
+    with caplog.at_level("INFO", logger="hf_vits"):
+        code = main(["convert", "timm:deit_tiny_distilled_patch16_224", str(output), "--checkpoint", str(checkpoint)])
+    assert code == 0
+    assert "max |Δ| = 0" in caplog.text
+    model = AutoModelForImageClassification.from_pretrained(output).eval()
+    assert model.config.use_distillation_token and model.config.num_labels == 4
+    pixel_values = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model(pixel_values).logits, reference(pixel_values), atol=1e-4, rtol=0)
+
+
+def test_convert_refuses_an_existing_folder_without_overwrite(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    assert main(["convert", "timm:deit_tiny_patch16_224", str(tmp_path / "out"), "--checkpoint", "x"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_convert_unknown_source_form(tmp_path, capsys):
+    assert main(["convert", "torchhub:vit", str(tmp_path / "out")]) == 2
+    assert "expected 'timm:<timm model name>'" in capsys.readouterr().err

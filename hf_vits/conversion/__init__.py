@@ -3,7 +3,6 @@ reference implementation, and back (see DESIGN.md, "Conversion")."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from .common import (
@@ -35,8 +34,6 @@ from .from_transformers import (
     transformers_key_table,
     verify_against_transformers,
 )
-
-logger = logging.getLogger(__name__)
 
 SOURCE_KINDS = ("timm", "transformers")
 
@@ -79,8 +76,6 @@ def convert(
     refusing to write when the converted model's outputs differ from the reference's by more than 1e-4."""
     output_dir = check_output_dir(output_dir, overwrite)
     converted = load_source(source, checkpoint=checkpoint, verify=verify, model_kwargs=model_kwargs)
-    if converted.max_abs_diff is not None:
-        logger.info("%s: max |Δ| against the reference = %.3g.", source, converted.max_abs_diff)
     return write_model_folder(converted.model, converted.processor, output_dir, overwrite=overwrite)
 
 

@@ -286,7 +286,9 @@ def check_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
         if not output_dir.is_dir():
             raise FileExistsError(f"Output path {output_dir} exists and is not a folder.")
         if any(output_dir.iterdir()) and not overwrite:
-            raise FileExistsError(f"Output folder {output_dir} is not empty; pass overwrite=True to replace it.")
+            raise FileExistsError(
+                f"Output folder {output_dir} is not empty; pass --overwrite (overwrite=True) to replace it."
+            )
     return output_dir
 
 
