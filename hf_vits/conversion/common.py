@@ -292,18 +292,15 @@ def check_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
     return output_dir
 
 
-def write_model_folder(
-    model: PreTrainedModel, processor: BaseImageProcessor, output_dir: str | Path, overwrite: bool = False
-) -> Path:
-    """Write model and processor as one complete folder (config, weights, processor config, remote code), built
-    in a temporary sibling folder and renamed into place only once complete."""
+@contextmanager
+def staged_folder(output_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """A temporary sibling of `output_dir` to fill; when the block succeeds it is renamed into place (replacing an
+    existing folder only with `overwrite`), when it fails it is removed and `output_dir` is left as it was."""
     output_dir = check_output_dir(output_dir, overwrite)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(output_dir, "partial")
     try:
-        model.save_pretrained(staging)
-        processor.save_pretrained(staging)
-        check_folder_complete(staging, model, processor)
+        yield staging
         if output_dir.exists():
             # Move the old folder aside first, so that a failed rename can put it back.
             trash = _sibling(output_dir, "old")
@@ -320,8 +317,19 @@ def write_model_folder(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def write_model_folder(
+    model: PreTrainedModel, processor: BaseImageProcessor, output_dir: str | Path, overwrite: bool = False
+) -> Path:
+    """Write model and processor as one complete folder (config, weights, processor config, remote code), built
+    in a temporary sibling folder and renamed into place only once complete."""
+    with staged_folder(output_dir, overwrite) as staging:
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        check_folder_complete(staging, model, processor)
     logger.info("Wrote %s.", output_dir)
-    return output_dir
+    return Path(output_dir)
 
 
 def _sibling(path: Path, kind: str) -> Path:
