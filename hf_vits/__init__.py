@@ -11,6 +11,14 @@ from .modeling.deit import (
     ZooDeiTImageProcessorPil,
     ZooDeiTModel,
 )
+from .modeling.swin import (
+    ZooSwinBackbone,
+    ZooSwinConfig,
+    ZooSwinForImageClassification,
+    ZooSwinImageProcessor,
+    ZooSwinImageProcessorPil,
+    ZooSwinModel,
+)
 from .modeling.vit import (
     ZooViTConfig,
     ZooViTForImageClassification,
@@ -42,6 +50,12 @@ __all__ = [
     "ZooDeiTImageProcessor",
     "ZooDeiTImageProcessorPil",
     "ZooDeiTModel",
+    "ZooSwinBackbone",
+    "ZooSwinConfig",
+    "ZooSwinForImageClassification",
+    "ZooSwinImageProcessor",
+    "ZooSwinImageProcessorPil",
+    "ZooSwinModel",
     "ZooViTConfig",
     "ZooViTForImageClassification",
     "ZooViTImageProcessor",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from transformers import (
+    AutoBackbone,
     AutoConfig,
     AutoImageProcessor,
     AutoModel,
@@ -17,7 +18,7 @@ from transformers import (
 )
 from transformers.image_processing_utils import BaseImageProcessor
 
-from .modeling import deit, vit
+from .modeling import deit, swin, vit
 
 BACKENDS = ("torchvision", "pil")
 IMAGENET_NUM_CLASSES = 1000
@@ -35,6 +36,8 @@ class Architecture:
     classification_class: type[PreTrainedModel]
     processor_classes: dict[str, type[BaseImageProcessor]]
     variants: dict[str, dict] = field(repr=False)
+    backbone_class: type[PreTrainedModel] | None = None
+    """The stage-wise feature extractor for detection and segmentation heads (AutoBackbone), if any."""
 
     @property
     def model_type(self) -> str:
@@ -69,6 +72,7 @@ def _architecture(name: str, title: str, paper: str, module: ModuleType, prefix:
             "pil": getattr(module, f"Zoo{prefix}ImageProcessorPil"),
         },
         variants=module.VARIANTS,
+        backbone_class=getattr(module, f"Zoo{prefix}Backbone", None),
     )
 
 
@@ -89,6 +93,13 @@ ARCHITECTURES: dict[str, Architecture] = {
             deit,
             "DeiT",
         ),
+        _architecture(
+            "swin",
+            "Swin Transformer",
+            "Liu et al., Swin Transformer: Hierarchical Vision Transformer using Shifted Windows, ICCV 2021",
+            swin,
+            "Swin",
+        ),
     )
 }
 
@@ -100,13 +111,15 @@ VARIANTS: dict[str, Variant] = {
 
 
 def register_with_transformers() -> None:
-    """Register every architecture with AutoConfig, AutoModel, AutoModelForImageClassification and
-    AutoImageProcessor (both backends). Safe to call more than once."""
+    """Register every architecture with AutoConfig, AutoModel, AutoModelForImageClassification,
+    AutoImageProcessor (both backends) and, where it has one, AutoBackbone. Safe to call more than once."""
     for arch in ARCHITECTURES.values():
         AutoConfig.register(arch.model_type, arch.config_class, exist_ok=True)
         AutoModel.register(arch.config_class, arch.model_class, exist_ok=True)
         AutoModelForImageClassification.register(arch.config_class, arch.classification_class, exist_ok=True)
         AutoImageProcessor.register(arch.config_class, image_processor_classes=arch.processor_classes, exist_ok=True)
+        if arch.backbone_class is not None:
+            AutoBackbone.register(arch.config_class, arch.backbone_class, exist_ok=True)
 
 
 def list_variants(architecture: str | None = None) -> list[Variant]:

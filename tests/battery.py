@@ -106,6 +106,9 @@ class ArchitectureSpec:
     """An input size other than the configured one that the model must take with `interpolate_pos_encoding`."""
     check_variants: bool = True
     """Run the per-variant checks (one spec per architecture should)."""
+    extra_auto_classes: dict[str, type[PreTrainedModel]] = field(default_factory=dict)
+    """Auto classes beyond AutoModel and AutoModelForImageClassification that the saved folder's `auto_map` names
+    (e.g. {"AutoBackbone": ZooSwinBackbone})."""
 
     # ----------------------------------------------------------------------------------------------- configs
 
@@ -490,6 +493,7 @@ class ArchitectureBattery:
             "AutoConfig": f"configuration_{suffix}.{self.spec.config_class.__name__}",
             "AutoModel": f"modeling_{suffix}.{self.spec.model_class.__name__}",
             "AutoModelForImageClassification": f"modeling_{suffix}.{self.spec.classification_class.__name__}",
+            **{auto: f"modeling_{suffix}.{cls.__name__}" for auto, cls in self.spec.extra_auto_classes.items()},
         }
         processor_map = json.loads((folder / "preprocessor_config.json").read_text())["auto_map"]
         backends = {b: f"image_processing_{suffix}.{c.__name__}" for b, c in self.spec.processor_classes.items()}
