@@ -1,5 +1,9 @@
-"""Checkpoint converters: timm's and transformers' ViT and DeiT into hf-vits models, verified against the
-reference implementation, and back (see DESIGN.md, "Conversion")."""
+"""Checkpoint converters into hf-vits models, verified against the reference implementation, and back (see
+DESIGN.md, "Conversion").
+
+One module per source family (`from_timm`, `from_transformers`, `from_original`: the papers' own repositories),
+each dispatching by architecture; the layouts of the hierarchical models live in one module per architecture
+(`swin`), and `common` holds the key tables, checkpoint reading and output writing they all share."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from .common import (
     read_checkpoint,
     write_model_folder,
 )
+from .from_original import load_original, supported_variants
 from .from_timm import (
     convert_timm_model,
     load_timm,
@@ -35,16 +40,18 @@ from .from_transformers import (
     verify_against_transformers,
 )
 
-SOURCE_KINDS = ("timm", "transformers")
+SOURCE_KINDS = ("timm", "transformers", "original")
 
 
 def parse_source(source: str) -> tuple[str, str]:
-    """Split `timm:<timm model name>` or `transformers:<folder or hub id>` into (kind, name)."""
+    """Split `timm:<timm model name>`, `transformers:<folder or hub id>` or `original:<variant>` into (kind, name)."""
     kind, separator, name = source.partition(":")
     if not separator or kind not in SOURCE_KINDS or not name:
         raise ValueError(
-            f"Unknown source {source!r}: expected 'timm:<timm model name>' (e.g. timm:deit_tiny_patch16_224) or "
-            "'transformers:<folder or hub id>' (e.g. transformers:google/vit-base-patch16-224)."
+            f"Unknown source {source!r}: expected 'timm:<timm model name>' (e.g. timm:deit_tiny_patch16_224), "
+            "'transformers:<folder or hub id>' (e.g. transformers:google/vit-base-patch16-224) or "
+            "'original:<variant>' with a checkpoint file of the paper's repository (e.g. "
+            "original:swin-tiny-patch4-window7-224 --checkpoint swin_tiny_patch4_window7_224.pth)."
         )
     return kind, name
 
@@ -53,10 +60,15 @@ def load_source(
     source: str, checkpoint: str | Path | None = None, verify: bool = True, model_kwargs: dict | None = None
 ) -> ConvertedModel:
     """Convert `source` in memory: the model, its processor and the measured difference from the reference.
-    `checkpoint` and `model_kwargs` (arguments of `timm.create_model`) apply to timm sources only."""
+    `checkpoint` applies to timm sources (optional) and original ones (required); `model_kwargs` (arguments of
+    `timm.create_model`) to timm sources only."""
     kind, name = parse_source(source)
     if kind == "timm":
         return load_timm(name, checkpoint=checkpoint, model_kwargs=model_kwargs, verify=verify)
+    if kind == "original":
+        if model_kwargs:
+            raise ValueError("An original source takes its config from the variant; pass no model_kwargs.")
+        return load_original(name, checkpoint, verify=verify)
     if checkpoint is not None or model_kwargs:
         raise ValueError(
             "A transformers source carries its own weights and config; pass no checkpoint or model_kwargs."
@@ -72,8 +84,9 @@ def convert(
     verify: bool = True,
     model_kwargs: dict | None = None,
 ) -> Path:
-    """Convert `timm:<name>` or `transformers:<folder or hub id>` into a complete hf-vits folder at `output_dir`,
-    refusing to write when the converted model's outputs differ from the reference's by more than 1e-4."""
+    """Convert `timm:<name>`, `transformers:<folder or hub id>` or `original:<variant>` (with `checkpoint`) into a
+    complete hf-vits folder at `output_dir`, refusing to write when the converted model's outputs differ from the
+    reference's by more than 1e-4."""
     output_dir = check_output_dir(output_dir, overwrite)
     converted = load_source(source, checkpoint=checkpoint, verify=verify, model_kwargs=model_kwargs)
     return write_model_folder(converted.model, converted.processor, output_dir, overwrite=overwrite)
@@ -89,11 +102,13 @@ __all__ = [
     "convert",
     "convert_timm_model",
     "convert_transformers_model",
+    "load_original",
     "load_source",
     "load_timm",
     "load_transformers",
     "parse_source",
     "read_checkpoint",
+    "supported_variants",
     "timm_config",
     "timm_key_table",
     "to_timm_model",

@@ -62,11 +62,16 @@ class KeyTable:
 
     `convert` maps the source layout onto the target layout, `invert` maps back. Both are strict: every key of
     the input is consumed and every key of the output is produced, or a ConversionError lists the missing and
-    the unexpected keys (and any shape that does not fit the model the output is for)."""
+    the unexpected keys (and any shape that does not fit the model the output is for).
 
-    def __init__(self, rules: Iterable[KeyRule]):
+    `derived` names source keys that hold what the target model recomputes itself (buffers such as a relative
+    position index): `convert` requires and consumes them without carrying them over, and `invert` does not
+    produce them."""
+
+    def __init__(self, rules: Iterable[KeyRule], derived: Iterable[str] = ()):
         self.rules = list(rules)
-        for kind, keys in (("source", self.source_keys), ("target", self.target_keys)):
+        self.derived = list(derived)
+        for kind, keys in (("source", self.source_keys + self.derived), ("target", self.target_keys)):
             duplicates = sorted({key for key in keys if keys.count(key) > 1})
             if duplicates:
                 raise ValueError(f"Key table uses {kind} keys more than once: {duplicates}.")
@@ -87,7 +92,7 @@ class KeyTable:
     ) -> dict[str, torch.Tensor]:
         """The target-layout state dict of `state_dict`, checked against `expected` (e.g. the target model's own
         state dict) for keys and shapes when given."""
-        _check_keys(source_name, self.source_keys, state_dict)
+        _check_keys(source_name, self.source_keys + self.derived, state_dict)
         converted = {}
         for rule in self.rules:
             parts = [state_dict[source] for source in rule.sources]

@@ -1,8 +1,10 @@
-"""Conversion from timm's `vit_*` (VisionTransformer) and `deit_*` (VisionTransformer, VisionTransformerDistilled)
-models, and back.
+"""Conversion from timm's `vit_*` (VisionTransformer), `deit_*` (VisionTransformer, VisionTransformerDistilled) and
+`swin_*` (SwinTransformer) models, and back.
 
-The config is read off the timm model itself, so any size timm can build converts; what our models do not
-implement (register tokens, layer scale, qk-norm, attention pooling, ...) is refused by name rather than
+The architecture is told by the timm model's class (and a `deit_` name), and each step (unsupported features,
+config, key table, timm model kwargs) dispatches to that architecture's functions: ViT's and DeiT's here, Swin's
+in `swin.py`. The config is read off the timm model itself, so any size timm can build converts; what our models
+do not implement (register tokens, layer scale, qk-norm, attention pooling, ...) is refused by name rather than
 converted wrongly. The processor is timm's own evaluation transform, resolved from the model's pretrained config.
 """
 
@@ -21,7 +23,9 @@ from transformers.image_processing_utils import BaseImageProcessor
 from transformers.image_utils import PILImageResampling
 
 from ..modeling.deit import ZooDeiTConfig, ZooDeiTForImageClassification, ZooDeiTImageProcessor
+from ..modeling.swin import ZooSwinConfig, ZooSwinForImageClassification, ZooSwinImageProcessor
 from ..modeling.vit import ZooViTConfig, ZooViTForImageClassification, ZooViTImageProcessor
+from . import swin
 from .common import (
     VERIFY_TOLERANCE,
     ConversionError,
@@ -38,7 +42,14 @@ from .common import (
 logger = logging.getLogger(__name__)
 
 # Our architectures that timm models convert to, by the name used in messages.
-ARCHITECTURES = {"vit": "ViT", "deit": "DeiT"}
+ARCHITECTURES = {"vit": "ViT", "deit": "DeiT", "swin": "Swin"}
+
+# Our image classifier and processor of each architecture.
+_CLASSES = {
+    "vit": (ZooViTForImageClassification, ZooViTImageProcessor),
+    "deit": (ZooDeiTForImageClassification, ZooDeiTImageProcessor),
+    "swin": (ZooSwinForImageClassification, ZooSwinImageProcessor),
+}
 
 # timm's block sub-modules and ours; each has a weight and a bias.
 _BLOCK_KEYS = {
@@ -64,9 +75,13 @@ def timm_model_name(timm_model: nn.Module) -> str:
 
 
 def timm_architecture(timm_model: nn.Module) -> str:
-    """Our architecture for `timm_model`: "deit" for a distillation token or a `deit_*` name, else "vit"."""
+    """Our architecture for `timm_model`: "swin" for a SwinTransformer, "deit" for a distillation token or a
+    `deit_*` name, else "vit"."""
     from timm.models.deit import VisionTransformerDistilled
+    from timm.models.swin_transformer import SwinTransformer
 
+    if isinstance(timm_model, SwinTransformer):
+        return "swin"
     if isinstance(timm_model, VisionTransformerDistilled) or timm_model_name(timm_model).startswith("deit_"):
         return "deit"
     return "vit"
@@ -88,8 +103,14 @@ def _is_affine_layer_norm(module: nn.Module) -> bool:
 
 
 def unsupported_timm_features(timm_model: nn.Module, architecture: str) -> list[str]:
-    """The features of `timm_model` that our `architecture` ("vit" or "deit") does not implement; empty when it
-    converts faithfully."""
+    """The features of `timm_model` that our `architecture` ("vit", "deit" or "swin") does not implement; empty when
+    it converts faithfully."""
+    if architecture == "swin":
+        return swin.unsupported_timm_features(timm_model)
+    return _unsupported_vit_features(timm_model, architecture)
+
+
+def _unsupported_vit_features(timm_model: nn.Module, architecture: str) -> list[str]:
     from timm.layers import Attention, Mlp, PatchEmbed
     from timm.models.deit import VisionTransformerDistilled
     from timm.models.vision_transformer import Block, VisionTransformer
@@ -184,19 +205,36 @@ def unsupported_timm_features(timm_model: nn.Module, architecture: str) -> list[
 
 def _imagenet_labels(timm_model: nn.Module) -> dict[int, str] | None:
     """ImageNet class names for a model with an ImageNet head (timm's bundled lists; no download)."""
-    from timm.data import ImageNetInfo, infer_imagenet_subset
+    return imagenet_labels(timm_model.num_classes)
 
-    subset = infer_imagenet_subset(timm_model)
+
+def imagenet_labels(num_classes: int) -> dict[int, str] | None:
+    """The class names of ImageNet-1k or ImageNet-22k when `num_classes` is theirs and timm (which bundles the
+    lists) is installed; None otherwise."""
+    try:
+        from timm.data import ImageNetInfo, infer_imagenet_subset
+    except ImportError:
+        return None
+    subset = infer_imagenet_subset({"num_classes": num_classes})
     if subset is None:
         return None
     info = ImageNetInfo(subset)
-    if info.num_classes() != timm_model.num_classes:
+    if info.num_classes() != num_classes:
         return None
     return {index: info.index_to_description(index) for index in range(info.num_classes())}
 
 
+def label_kwargs(num_classes: int) -> dict:
+    """The config's label fields for a head of `num_classes`: ImageNet's class names when it is ImageNet's."""
+    labels = imagenet_labels(num_classes)
+    if labels is None:
+        return {"num_labels": num_classes}
+    return {"id2label": labels, "label2id": {name: index for index, name in labels.items()}}
+
+
 def timm_config(timm_model: nn.Module, architecture: str | None = None) -> PreTrainedConfig:
-    """Our config (ZooViTConfig or ZooDeiTConfig) for a supported timm model, read off the model's modules."""
+    """Our config (ZooViTConfig, ZooDeiTConfig or ZooSwinConfig) for a supported timm model, read off the model's
+    modules."""
     architecture = architecture or timm_architecture(timm_model)
     if architecture not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {architecture!r}; expected one of {tuple(ARCHITECTURES)}.")
@@ -206,6 +244,8 @@ def timm_config(timm_model: nn.Module, architecture: str | None = None) -> PreTr
             f"timm model {timm_model_name(timm_model)!r} uses features hf-vits' {ARCHITECTURES[architecture]} does "
             f"not implement: {'; '.join(features)}. Converting it would change its outputs."
         )
+    if architecture == "swin":
+        return swin.timm_config(timm_model, label_kwargs(timm_model.num_classes))
     height, width = timm_model.patch_embed.img_size
     first_norm = timm_model.norm if isinstance(timm_model.fc_norm, nn.Identity) else timm_model.fc_norm
     kwargs = {
@@ -219,13 +259,8 @@ def timm_config(timm_model: nn.Module, architecture: str | None = None) -> PreTr
         "hidden_act": _activation_name(timm_model.blocks[0].mlp.act),
         "qkv_bias": timm_model.blocks[0].attn.qkv.bias is not None,
         "layer_norm_eps": first_norm.eps,
+        **label_kwargs(timm_model.num_classes),
     }
-    labels = _imagenet_labels(timm_model)
-    if labels is None:
-        kwargs["num_labels"] = timm_model.num_classes
-    else:
-        kwargs["id2label"] = labels
-        kwargs["label2id"] = {name: index for index, name in labels.items()}
     if architecture == "deit":
         from timm.models.deit import VisionTransformerDistilled
 
@@ -240,6 +275,8 @@ def timm_config(timm_model: nn.Module, architecture: str | None = None) -> PreTr
 
 def timm_key_table(config: PreTrainedConfig) -> KeyTable:
     """The key table between timm's state dict and that of our image classifier for `config`."""
+    if isinstance(config, ZooSwinConfig):
+        return swin.swin_key_table(config, "timm")
     deit = isinstance(config, ZooDeiTConfig)
     if not deit and config.representation_size is not None:
         raise ConversionError("timm's VisionTransformer has no pre-logits layer (representation_size).")
@@ -306,7 +343,7 @@ def timm_image_processor(timm_model: nn.Module, architecture: str | None = None)
             f"timm model {name!r}: interpolation {data_config['interpolation']!r} is not supported "
             f"(only {', '.join(_RESAMPLE)})."
         )
-    processor_class = ZooDeiTImageProcessor if architecture == "deit" else ZooViTImageProcessor
+    processor_class = _CLASSES[architecture][1]
     return processor_class(
         do_resize=True,
         size=size,
@@ -328,8 +365,7 @@ def convert_timm_model(
     (a checkpoint in timm's layout for this model; `source_name` names it in errors)."""
     architecture = architecture or timm_architecture(timm_model)
     config = timm_config(timm_model, architecture)
-    model_class = ZooDeiTForImageClassification if architecture == "deit" else ZooViTForImageClassification
-    model = model_class(config)
+    model = _CLASSES[architecture][0](config)
     table = timm_key_table(config)
     source_name = source_name or f"state dict of timm model {timm_model_name(timm_model)!r}"
     converted = table.convert(
@@ -388,7 +424,8 @@ def load_timm(
     if checkpoint is not None:
         state_dict = read_checkpoint(checkpoint)
         if "num_classes" not in model_kwargs:
-            head = state_dict.get("head.weight")
+            # ViT's and DeiT's head is "head", Swin's "head.fc".
+            head = state_dict.get("head.weight", state_dict.get("head.fc.weight"))
             model_kwargs["num_classes"] = 0 if head is None else head.shape[0]
     timm_model = create_timm_model(name, pretrained=checkpoint is None, **model_kwargs)
     source_name = f"checkpoint {checkpoint}" if checkpoint is not None else None
@@ -402,11 +439,10 @@ def load_timm(
 
 
 def _classifier(model: PreTrainedModel) -> PreTrainedModel:
-    if not isinstance(model, (ZooViTForImageClassification, ZooDeiTForImageClassification)):
-        raise ConversionError(
-            f"Only ZooViTForImageClassification and ZooDeiTForImageClassification have a timm equivalent, "
-            f"not {type(model).__name__}."
-        )
+    classes = tuple(model_class for model_class, _ in _CLASSES.values())
+    if not isinstance(model, classes):
+        names = ", ".join(model_class.__name__ for model_class in classes)
+        raise ConversionError(f"Only {names} have a timm equivalent, not {type(model).__name__}.")
     return model
 
 
@@ -416,7 +452,10 @@ def to_timm_state_dict(model: PreTrainedModel) -> dict[str, torch.Tensor]:
 
 
 def timm_model_kwargs(config: PreTrainedConfig) -> dict:
-    """The keyword arguments of timm's VisionTransformer that build the equivalent of `config`."""
+    """The keyword arguments of timm's VisionTransformer (SwinTransformer for a Swin config) that build the
+    equivalent of `config`."""
+    if isinstance(config, ZooSwinConfig):
+        return swin.timm_model_kwargs(config)
     activations = {"gelu": nn.GELU, "gelu_pytorch_tanh": partial(nn.GELU, approximate="tanh")}
     if config.hidden_act not in activations:
         raise ConversionError(f"timm's VisionTransformer has no MLP activation {config.hidden_act!r}.")
@@ -442,14 +481,18 @@ def timm_model_kwargs(config: PreTrainedConfig) -> dict:
 
 
 def to_timm_model(model: PreTrainedModel) -> nn.Module:
-    """A timm VisionTransformer (or VisionTransformerDistilled) with our image classifier's weights, in eval mode."""
+    """A timm VisionTransformer, VisionTransformerDistilled or SwinTransformer with our image classifier's weights,
+    in eval mode."""
     from timm.models.deit import VisionTransformerDistilled
     from timm.models.vision_transformer import VisionTransformer
 
     config = _classifier(model).config
-    distilled = isinstance(config, ZooDeiTConfig) and config.use_distillation_token
-    timm_class = VisionTransformerDistilled if distilled else VisionTransformer
-    timm_model = timm_class(**timm_model_kwargs(config), weight_init="skip")
+    if isinstance(config, ZooSwinConfig):
+        timm_model = swin.to_timm_model(config)
+    else:
+        distilled = isinstance(config, ZooDeiTConfig) and config.use_distillation_token
+        timm_class = VisionTransformerDistilled if distilled else VisionTransformer
+        timm_model = timm_class(**timm_model_kwargs(config), weight_init="skip")
     state_dict = timm_key_table(config).invert(model.state_dict(), timm_model.state_dict(), type(model).__name__)
     timm_model.load_state_dict(state_dict, strict=True)
     return timm_model.eval()

@@ -1,5 +1,6 @@
-"""Conversion from transformers' ViT (`ViTForImageClassification`, `ViTModel` with or without its pooler) and
-DeiT (`DeiTForImageClassificationWithTeacher`, `DeiTModel`) checkpoints, and back.
+"""Conversion from transformers' ViT (`ViTForImageClassification`, `ViTModel` with or without its pooler), DeiT
+(`DeiTForImageClassificationWithTeacher`, `DeiTModel`) and Swin (`SwinForImageClassification`, `SwinModel`)
+checkpoints, and back. The class a checkpoint was saved from picks the layout; Swin's tables live in `swin.py`.
 
 The key table is over the names transformers writes to disk (`vit.encoder.layer.0.attention.attention.query...`):
 transformers 5 renames them when it loads a model and back when it saves one, so the on-disk names are the
@@ -22,7 +23,9 @@ from transformers import AutoImageProcessor, PreTrainedConfig, PreTrainedModel
 from transformers.image_processing_utils import BaseImageProcessor
 
 from ..modeling.deit import ZooDeiTConfig, ZooDeiTForImageClassification, ZooDeiTImageProcessor, ZooDeiTModel
+from ..modeling.swin import ZooSwinConfig, ZooSwinForImageClassification, ZooSwinImageProcessor, ZooSwinModel
 from ..modeling.vit import ZooViTConfig, ZooViTForImageClassification, ZooViTImageProcessor, ZooViTModel
+from . import swin
 from .common import (
     VERIFY_TOLERANCE,
     ConversionError,
@@ -59,7 +62,14 @@ LAYOUTS = {
         ZooDeiTForImageClassification,
     ),
     "DeiTModel": _Layout("deit", "", (), ZooDeiTModel),
+    "SwinForImageClassification": _Layout(
+        "swin", "swin.", (("classifier", "classifier"),), ZooSwinForImageClassification
+    ),
+    "SwinModel": _Layout("swin", "", (), ZooSwinModel),
 }
+
+# Our bare models (no head), whose keys carry no base-model prefix.
+_BARE_MODELS = (ZooViTModel, ZooDeiTModel, ZooSwinModel)
 
 REFUSED = {
     "DeiTForImageClassification": (
@@ -69,7 +79,7 @@ REFUSED = {
     ),
 }
 
-_CONFIG_CLASSES = {"vit": transformers.ViTConfig, "deit": transformers.DeiTConfig}
+_CONFIG_CLASSES = {"vit": transformers.ViTConfig, "deit": transformers.DeiTConfig, "swin": transformers.SwinConfig}
 
 # Config fields that mean the same in transformers' ViT/DeiT configs and ours.
 _SHARED_CONFIG_FIELDS = (
@@ -131,13 +141,15 @@ def _layout(hf_class: str) -> _Layout:
 
 
 def _our_prefix(model_class: type[PreTrainedModel]) -> str:
-    return "" if issubclass(model_class, (ZooViTModel, ZooDeiTModel)) else f"{model_class.base_model_prefix}."
+    return "" if issubclass(model_class, _BARE_MODELS) else f"{model_class.base_model_prefix}."
 
 
 def transformers_key_table(config: PreTrainedConfig, hf_class: str, our_prefix: str) -> KeyTable:
     """The key table between the on-disk state dict of transformers' `hf_class` and ours (keys under
     `our_prefix`) for our `config`."""
     layout = _layout(hf_class)
+    if isinstance(config, ZooSwinConfig):
+        return swin.swin_key_table(config, "transformers", our_prefix, layout.prefix, head=bool(layout.heads))
     theirs, ours = f"{layout.prefix}embeddings.", f"{our_prefix}embeddings."
     distilled = isinstance(config, ZooDeiTConfig) and config.use_distillation_token
     rules = [
@@ -173,6 +185,8 @@ def transformers_config(hf_config: PreTrainedConfig, hf_class: str, has_pooler: 
     layout = _layout(hf_class)
     if hf_config.model_type != layout.model_type:
         raise ConversionError(f"{hf_class} expects model_type {layout.model_type!r}, got {hf_config.model_type!r}.")
+    if layout.model_type == "swin":
+        return swin.transformers_config(hf_config, hf_class)
     kwargs = {field: getattr(hf_config, field) for field in _SHARED_CONFIG_FIELDS if hasattr(hf_config, field)}
     kwargs["id2label"] = {int(index): label for index, label in hf_config.id2label.items()}
     if layout.model_type == "deit":
@@ -190,7 +204,9 @@ def transformers_config(hf_config: PreTrainedConfig, hf_class: str, has_pooler: 
 def transformers_image_processor(processor: BaseImageProcessor | None, config: PreTrainedConfig) -> BaseImageProcessor:
     """Our processor with the settings of transformers' `processor`; when there is none, our architecture's
     default transform at the model's resolution."""
-    processor_class = ZooDeiTImageProcessor if isinstance(config, ZooDeiTConfig) else ZooViTImageProcessor
+    processor_class = {ZooDeiTConfig: ZooDeiTImageProcessor, ZooSwinConfig: ZooSwinImageProcessor}.get(
+        type(config), ZooViTImageProcessor
+    )
     if processor is not None:
         settings = processor.to_dict()
         return processor_class(
@@ -198,8 +214,8 @@ def transformers_image_processor(processor: BaseImageProcessor | None, config: P
         )
     logger.warning("The source has no image processor; using hf-vits' default transform at the model's resolution.")
     height, width = config.image_size_pair
-    if processor_class is ZooDeiTImageProcessor:
-        # DeiT's evaluation crop ratio, 224 / 256.
+    if processor_class in (ZooDeiTImageProcessor, ZooSwinImageProcessor):
+        # DeiT's and Swin's evaluation crop ratio, 224 / 256.
         return processor_class(
             size={"shortest_edge": math.floor(height / 0.875)}, crop_size={"height": height, "width": width}
         )
@@ -225,10 +241,14 @@ def _hf_class_name(hf_config: PreTrainedConfig, state_dict: dict[str, torch.Tens
         return hf_config.architectures[0]
     model_type = hf_config.model_type
     if not any(key.startswith(f"{model_type}.") for key in state_dict):
-        return {"vit": "ViTModel", "deit": "DeiTModel"}[model_type]
+        return {"vit": "ViTModel", "deit": "DeiTModel", "swin": "SwinModel"}[model_type]
     if "cls_classifier.weight" in state_dict:
         return "DeiTForImageClassificationWithTeacher"
-    return {"vit": "ViTForImageClassification", "deit": "DeiTForImageClassification"}[model_type]
+    return {
+        "vit": "ViTForImageClassification",
+        "deit": "DeiTForImageClassification",
+        "swin": "SwinForImageClassification",
+    }[model_type]
 
 
 def _read_folder(folder: Path) -> tuple[PreTrainedConfig, str, dict[str, torch.Tensor]]:
@@ -279,7 +299,7 @@ def _output_pairs(model: PreTrainedModel, hf_model: PreTrainedModel) -> dict[str
     pixel_values = random_pixel_values(config.num_channels, *config.image_size_pair)
     with eval_mode(model, hf_model), torch.no_grad():
         ours, theirs = model(pixel_values=pixel_values), hf_model(pixel_values=pixel_values)
-    if isinstance(model, (ZooViTModel, ZooDeiTModel)):
+    if isinstance(model, _BARE_MODELS):
         pairs = {"last_hidden_state": (ours.last_hidden_state, theirs.last_hidden_state)}
         if theirs.pooler_output is not None:
             pairs["pooler_output"] = (ours.pooler_output, theirs.pooler_output)
@@ -350,9 +370,12 @@ def load_transformers(source: str | Path, verify: bool = True) -> ConvertedModel
 def transformers_class_name(model: PreTrainedModel) -> str:
     """The transformers class equivalent to our `model`; a ConversionError naming what transformers lacks."""
     config = model.config
-    bare = isinstance(model, (ZooViTModel, ZooDeiTModel))
-    if not bare and not isinstance(model, (ZooViTForImageClassification, ZooDeiTForImageClassification)):
+    bare = isinstance(model, _BARE_MODELS)
+    classifiers = (ZooViTForImageClassification, ZooDeiTForImageClassification, ZooSwinForImageClassification)
+    if not bare and not isinstance(model, classifiers):
         raise ConversionError(f"{type(model).__name__} has no transformers equivalent.")
+    if isinstance(config, ZooSwinConfig):
+        return "SwinModel" if bare else "SwinForImageClassification"
     if isinstance(config, ZooDeiTConfig):
         if config.use_distillation_token:
             return "DeiTModel" if bare else "DeiTForImageClassificationWithTeacher"
@@ -380,6 +403,8 @@ def transformers_config_for(model: PreTrainedModel) -> PreTrainedConfig:
     """transformers' ViTConfig or DeiTConfig equivalent to our model's config."""
     hf_class = transformers_class_name(model)
     config = model.config
+    if isinstance(config, ZooSwinConfig):
+        return transformers.SwinConfig(architectures=[hf_class], **swin.transformers_config_kwargs(config))
     kwargs = {field: getattr(config, field) for field in _SHARED_CONFIG_FIELDS}
     if isinstance(config, ZooViTConfig) and config.representation_size is not None:
         kwargs.update(pooler_output_size=config.representation_size, pooler_act="tanh")
