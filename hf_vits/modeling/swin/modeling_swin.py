@@ -185,9 +185,9 @@ class ZooSwinWindowAttention(nn.Module):
     """Multi-head self-attention within each window, with the learned relative position bias (and, in shifted
     blocks, the shifted-window mask) added to the scores as one additive attention mask.
 
-    The windows of an image are laid side by side in the head dimension, (batch, windows * heads, tokens,
-    head_dim), so that the mask, which depends on the window but not on the image, is one tensor broadcast over
-    the batch rather than copied for every image."""
+    Every window of every image is one sequence, (batch * windows, heads, tokens, head_dim): the bias alone is
+    broadcast over all of them; with the shifted-window mask, which differs between windows, it is expanded to one
+    mask per sequence (the layout the fused CPU and GPU kernels are fastest with)."""
 
     def __init__(self, config: ZooSwinConfig, dim: int, num_heads: int, table_window: int):
         super().__init__()
@@ -232,14 +232,13 @@ class ZooSwinWindowAttention(nn.Module):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch_size, num_windows, tokens, channels = windows.shape
-        qkv = self.qkv(windows).view(batch_size, num_windows, tokens, 3, self.num_heads, self.head_dim)
-        qkv = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, batch_size, num_windows * self.num_heads, tokens, self.head_dim)
-        query, key, value = qkv.unbind(0)
+        qkv = self.qkv(windows).view(batch_size * num_windows, tokens, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
 
         mask = self.relative_position_bias(window).unsqueeze(0)  # (1, heads, tokens, tokens)
         if shift_mask is not None:
             mask = mask + shift_mask.unsqueeze(1)  # (windows, heads, tokens, tokens)
-        mask = mask.expand(num_windows, -1, -1, -1).reshape(1, num_windows * self.num_heads, tokens, tokens)
+            mask = mask.expand(batch_size, -1, -1, -1, -1).reshape(batch_size * num_windows, -1, tokens, tokens)
         mask = mask.to(query.dtype)
 
         # Fused kernels (sdpa, flash) never materialise the probabilities, so they are asked of eager alone.
@@ -257,12 +256,8 @@ class ZooSwinWindowAttention(nn.Module):
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
         )
-        # (batch, tokens, windows * heads, head_dim) -> (batch, windows, tokens, channels)
-        attn_output = attn_output.reshape(batch_size, tokens, num_windows, channels).transpose(1, 2)
-        attn_output = self.proj_dropout(self.proj(attn_output))
-        if attn_weights is not None:
-            attn_weights = attn_weights.reshape(batch_size * num_windows, self.num_heads, tokens, tokens)
-        return attn_output, attn_weights
+        attn_output = self.proj(attn_output.reshape(batch_size, num_windows, tokens, channels))
+        return self.proj_dropout(attn_output), attn_weights
 
 
 class ZooSwinMLP(nn.Module):
