@@ -1,4 +1,5 @@
-"""Publishing on the Hugging Face Hub: model cards and the MODEL_CARDS/ catalogue of architecture cards."""
+"""Publishing on the Hugging Face Hub: export a complete, verified folder with its model card, and resolve a model
+given as a folder or a repo id; the MODEL_CARDS/ catalogue of architecture cards."""
 
 from .card import (
     render_catalogue,
@@ -7,13 +8,21 @@ from .card import (
     validate_model_card,
     write_catalogue,
 )
+from .download import check_repo_id, resolve_model
+from .export import ExportCheckError, ExportResult, check_export, export_model
 from .training_summary import TrainingSummary, read_training_summary
 
 __all__ = [
+    "ExportCheckError",
+    "ExportResult",
     "TrainingSummary",
+    "check_export",
+    "check_repo_id",
+    "export_model",
     "read_training_summary",
     "render_catalogue",
     "render_model_card",
+    "resolve_model",
     "stale_catalogue_cards",
     "validate_model_card",
     "write_catalogue",
