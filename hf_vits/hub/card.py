@@ -53,6 +53,13 @@ CITATIONS = {
   pages     = {10012--10022},
   year      = {2021}
 }""",
+    "cvt": """@inproceedings{wu2021cvt,
+  title     = {CvT: Introducing Convolutions to Vision Transformers},
+  author    = {Haiping Wu and Bin Xiao and Noel Codella and Mengchen Liu and Xiyang Dai and Lu Yuan and Lei Zhang},
+  booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+  pages     = {22--31},
+  year      = {2021}
+}""",
 }
 
 
