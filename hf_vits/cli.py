@@ -138,6 +138,90 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a zoo variant with the Accelerate trainer and export it."""
+    from accelerate import PartialState
+
+    from hf_vits.training import TrainingConfig, train
+
+    options = {name: getattr(args, name) for name in TrainingConfig.field_names()}
+    if args.model_overrides is not None:
+        options["model_overrides"] = dict(args.model_overrides)
+    result = train(TrainingConfig.from_sources(args.config, **options))
+    if PartialState().is_main_process:
+        final = result.metrics
+        print(
+            f"Exported {result.output_dir}: eval top-1 {final['eval_top1']:.2f}%, top-5 {final['eval_top5']:.2f}% "
+            f"after {final['epochs']} epochs ({final['train_seconds']:.0f} s of training)"
+        )
+        print("Plots: " + ", ".join(str(path) for path in result.plots))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print top-1 / top-5 of a saved model on a dataset split, as JSON."""
+    from accelerate import PartialState
+
+    from hf_vits.training.evaluation import evaluate_folder
+
+    metrics = evaluate_folder(
+        args.model_dir,
+        dataset=args.dataset,
+        split=args.split,
+        batch_size=args.batch_size,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        bad_images=args.bad_images,
+        cpu=args.cpu,
+        mixed_precision=args.mixed_precision,
+    )
+    if PartialState().is_main_process:
+        print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _key_values(text: str) -> tuple[str, object]:
+    """Parse KEY=VALUE, reading VALUE as JSON when it is (64, 0.1, true, [1, 2]) and as a string otherwise."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainingConfig field; a flag left out keeps the YAML file's value, else DeiT's default."""
+    import dataclasses
+
+    from hf_vits.training import TrainingConfig
+
+    parser.add_argument("--config", help="YAML file of training options (flags override it)")
+    defaults = TrainingConfig()
+    for option in dataclasses.fields(TrainingConfig):
+        flag = "--" + option.name.replace("_", "-")
+        default = getattr(defaults, option.name)
+        kwargs = {"dest": option.name, "default": None, "help": option.metadata["help"]}
+        if option.name != "output_dir":
+            kwargs["help"] += f" (default: {default})"
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif isinstance(default, tuple):
+            kwargs.update(nargs=len(default), type=float, metavar="X")
+        elif isinstance(default, dict):
+            kwargs.update(nargs="+", type=_key_values, metavar="KEY=VALUE", action="extend")
+        else:
+            kwargs["type"] = type(default) if default is not None else _optional_type(option.type)
+            kwargs["choices"] = option.metadata.get("choices")
+        parser.add_argument(flag, **kwargs)
+
+
+def _optional_type(annotation: str) -> type:
+    """The type of a field annotated `X | None` (annotations are strings here)."""
+    return {"int | None": int, "float | None": float}.get(annotation, str)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `hf-vits` and its sub-commands."""
     parser = argparse.ArgumentParser(prog="hf-vits", description=__doc__)
@@ -174,6 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     bench.add_argument("--output", type=Path, help="also write the results table (Markdown) to this file")
     bench.set_defaults(func=cmd_bench)
+
+    training = commands.add_parser(
+        "train", help="train a variant (Accelerate; DeiT's recipe)", description=cmd_train.__doc__
+    )
+    _add_training_options(training)
+    training.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="top-1 / top-5 of a saved model on a dataset split")
+    evaluate.add_argument("model_dir")
+    evaluate.add_argument("--dataset", default="digits", help="digits | imagefolder:PATH | saved dataset | Hub id")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--image-column", help="image column (default: the first Image column)")
+    evaluate.add_argument("--label-column", help="label column (default: the first ClassLabel column)")
+    evaluate.add_argument("--bad-images", default="fail", choices=["fail", "skip"])
+    evaluate.add_argument("--cpu", action="store_true", help="evaluate on the CPU even when a GPU is present")
+    evaluate.add_argument("--mixed-precision", default="no", choices=["no", "bf16", "fp16"])
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 
