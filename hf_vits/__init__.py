@@ -3,6 +3,14 @@
 Importing this package registers every architecture with transformers' Auto classes.
 """
 
+from .modeling.cvt import (
+    ZooCvTBackbone,
+    ZooCvTConfig,
+    ZooCvTForImageClassification,
+    ZooCvTImageProcessor,
+    ZooCvTImageProcessorPil,
+    ZooCvTModel,
+)
 from .modeling.deit import (
     ZooDeiTConfig,
     ZooDeiTForImageClassification,
@@ -44,6 +52,12 @@ register_with_transformers()
 __all__ = [
     "ARCHITECTURES",
     "Variant",
+    "ZooCvTBackbone",
+    "ZooCvTConfig",
+    "ZooCvTForImageClassification",
+    "ZooCvTImageProcessor",
+    "ZooCvTImageProcessorPil",
+    "ZooCvTModel",
     "ZooDeiTConfig",
     "ZooDeiTForImageClassification",
     "ZooDeiTForImageClassificationWithTeacher",

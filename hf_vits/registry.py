@@ -18,7 +18,7 @@ from transformers import (
 )
 from transformers.image_processing_utils import BaseImageProcessor
 
-from .modeling import deit, swin, vit
+from .modeling import cvt, deit, swin, vit
 
 BACKENDS = ("torchvision", "pil")
 IMAGENET_NUM_CLASSES = 1000
@@ -99,6 +99,13 @@ ARCHITECTURES: dict[str, Architecture] = {
             "Liu et al., Swin Transformer: Hierarchical Vision Transformer using Shifted Windows, ICCV 2021",
             swin,
             "Swin",
+        ),
+        _architecture(
+            "cvt",
+            "Convolutional vision Transformer (CvT)",
+            "Wu et al., CvT: Introducing Convolutions to Vision Transformers, ICCV 2021",
+            cvt,
+            "CvT",
         ),
     )
 }
