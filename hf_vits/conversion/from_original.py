@@ -1,9 +1,10 @@
 """Conversion from the checkpoints of the papers' own repositories: `original:<variant>` with a checkpoint file.
 
-The variant (e.g. `swin-tiny-patch4-window7-224`) gives the config, since the original checkpoints carry none; the
-number of classes is read off the checkpoint's head. Each architecture's key table lives in its own module (Swin's
-in `swin.py`). Where a reference implementation that reads the original layout is importable (timm reads the
-original Swin checkpoints through its `checkpoint_filter_fn`), the converted model is verified against it.
+The variant (e.g. `swin-tiny-patch4-window7-224`, `cvt-13-224`) gives the config, since the original checkpoints
+carry none; the number of classes is read off the checkpoint's head. Each architecture's key table lives in its own
+module (`swin.py`, `cvt.py`). Where a reference implementation that reads the original layout is importable (timm
+reads the original Swin checkpoints through its `checkpoint_filter_fn`), the converted model is verified against
+it; nothing importable reads the original CvT layout, so those conversions are checked for keys and shapes only.
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedConfig
 
+from ..modeling.cvt import ZooCvTConfig
 from ..registry import create_config, create_image_processor, get_variant, list_variants
-from . import swin
+from . import cvt, swin
 from .common import ConversionError, ConvertedModel, KeyTable, read_checkpoint
 from .from_timm import label_kwargs, verify_against_timm
 
 logger = logging.getLogger(__name__)
 
 # Our architectures whose papers' checkpoint layouts convert, with the repository each layout comes from.
-REPOSITORIES = {"swin": "microsoft/Swin-Transformer"}
+REPOSITORIES = {"swin": "microsoft/Swin-Transformer", "cvt": "microsoft/CvT"}
 
 # Where each layout keeps its classifier, from which the number of classes is read.
-_HEAD_WEIGHTS = {"swin": "head.weight"}
+_HEAD_WEIGHTS = {"swin": "head.weight", "cvt": "head.weight"}
 
 
 def supported_variants() -> list[str]:
@@ -55,6 +57,8 @@ def original_config(variant: str, state_dict: dict[str, torch.Tensor]) -> PreTra
 
 def original_key_table(config: PreTrainedConfig) -> KeyTable:
     """The key table from the original repository's layout onto our image classifier for `config`."""
+    if isinstance(config, ZooCvTConfig):
+        return cvt.cvt_key_table(config, "original")
     return swin.swin_key_table(config, "original")
 
 
@@ -67,14 +71,18 @@ def convert_original_state_dict(
     config = original_config(variant, state_dict)
     model = AutoModelForImageClassification.from_config(config)
     converted = original_key_table(config).convert(state_dict, model.state_dict(), source_name)
-    swin.check_original_buffers(config, state_dict, source_name)
+    if not isinstance(config, ZooCvTConfig):
+        swin.check_original_buffers(config, state_dict, source_name)
     model.load_state_dict(converted, strict=True)
     return ConvertedModel(model.eval(), create_image_processor(variant))
 
 
 def verify_against_original_reference(model, state_dict: dict[str, torch.Tensor]) -> float | None:
     """The largest |Δlogits| between our model and timm's SwinTransformer loading the same original checkpoint
-    with its own filter; None when timm is not installed."""
+    with its own filter; None when timm is not installed, and for CvT, which nothing importable reads."""
+    if isinstance(model.config, ZooCvTConfig):
+        logger.warning("No importable implementation reads original CvT checkpoints: keys and shapes were checked.")
+        return None
     try:
         from timm.models.swin_transformer import checkpoint_filter_fn
     except ImportError:

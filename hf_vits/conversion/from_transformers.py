@@ -1,6 +1,7 @@
 """Conversion from transformers' ViT (`ViTForImageClassification`, `ViTModel` with or without its pooler), DeiT
-(`DeiTForImageClassificationWithTeacher`, `DeiTModel`) and Swin (`SwinForImageClassification`, `SwinModel`)
-checkpoints, and back. The class a checkpoint was saved from picks the layout; Swin's tables live in `swin.py`.
+(`DeiTForImageClassificationWithTeacher`, `DeiTModel`), Swin (`SwinForImageClassification`, `SwinModel`) and CvT
+(`CvtForImageClassification`) checkpoints, and back. The class a checkpoint was saved from picks the layout; Swin's
+and CvT's tables live in `swin.py` and `cvt.py`.
 
 The key table is over the names transformers writes to disk (`vit.encoder.layer.0.attention.attention.query...`):
 transformers 5 renames them when it loads a model and back when it saves one, so the on-disk names are the
@@ -22,10 +23,11 @@ from safetensors.torch import save_file
 from transformers import AutoImageProcessor, PreTrainedConfig, PreTrainedModel
 from transformers.image_processing_utils import BaseImageProcessor
 
+from ..modeling.cvt import ZooCvTConfig, ZooCvTForImageClassification, ZooCvTImageProcessor, ZooCvTModel
 from ..modeling.deit import ZooDeiTConfig, ZooDeiTForImageClassification, ZooDeiTImageProcessor, ZooDeiTModel
 from ..modeling.swin import ZooSwinConfig, ZooSwinForImageClassification, ZooSwinImageProcessor, ZooSwinModel
 from ..modeling.vit import ZooViTConfig, ZooViTForImageClassification, ZooViTImageProcessor, ZooViTModel
-from . import swin
+from . import cvt, swin
 from .common import (
     VERIFY_TOLERANCE,
     ConversionError,
@@ -66,6 +68,7 @@ LAYOUTS = {
         "swin", "swin.", (("classifier", "classifier"),), ZooSwinForImageClassification
     ),
     "SwinModel": _Layout("swin", "", (), ZooSwinModel),
+    "CvtForImageClassification": _Layout("cvt", "cvt.", (("classifier", "classifier"),), ZooCvTForImageClassification),
 }
 
 # Our bare models (no head), whose keys carry no base-model prefix.
@@ -77,9 +80,18 @@ REFUSED = {
         "DeiT has a distillation token only together with its own head (whose logits are averaged in); "
         "DeiTForImageClassificationWithTeacher checkpoints convert"
     ),
+    "CvtModel": (
+        "it has no final LayerNorm, which hf-vits' CvT model applies to its output; CvtForImageClassification "
+        "checkpoints convert"
+    ),
 }
 
-_CONFIG_CLASSES = {"vit": transformers.ViTConfig, "deit": transformers.DeiTConfig, "swin": transformers.SwinConfig}
+_CONFIG_CLASSES = {
+    "vit": transformers.ViTConfig,
+    "deit": transformers.DeiTConfig,
+    "swin": transformers.SwinConfig,
+    "cvt": transformers.CvtConfig,
+}
 
 # Config fields that mean the same in transformers' ViT/DeiT configs and ours.
 _SHARED_CONFIG_FIELDS = (
@@ -150,6 +162,8 @@ def transformers_key_table(config: PreTrainedConfig, hf_class: str, our_prefix: 
     layout = _layout(hf_class)
     if isinstance(config, ZooSwinConfig):
         return swin.swin_key_table(config, "transformers", our_prefix, layout.prefix, head=bool(layout.heads))
+    if isinstance(config, ZooCvTConfig):
+        return cvt.cvt_key_table(config, "transformers")
     theirs, ours = f"{layout.prefix}embeddings.", f"{our_prefix}embeddings."
     distilled = isinstance(config, ZooDeiTConfig) and config.use_distillation_token
     rules = [
@@ -187,6 +201,8 @@ def transformers_config(hf_config: PreTrainedConfig, hf_class: str, has_pooler: 
         raise ConversionError(f"{hf_class} expects model_type {layout.model_type!r}, got {hf_config.model_type!r}.")
     if layout.model_type == "swin":
         return swin.transformers_config(hf_config, hf_class)
+    if layout.model_type == "cvt":
+        return cvt.transformers_config(hf_config, hf_class)
     kwargs = {field: getattr(hf_config, field) for field in _SHARED_CONFIG_FIELDS if hasattr(hf_config, field)}
     kwargs["id2label"] = {int(index): label for index, label in hf_config.id2label.items()}
     if layout.model_type == "deit":
@@ -204,22 +220,38 @@ def transformers_config(hf_config: PreTrainedConfig, hf_class: str, has_pooler: 
 def transformers_image_processor(processor: BaseImageProcessor | None, config: PreTrainedConfig) -> BaseImageProcessor:
     """Our processor with the settings of transformers' `processor`; when there is none, our architecture's
     default transform at the model's resolution."""
-    processor_class = {ZooDeiTConfig: ZooDeiTImageProcessor, ZooSwinConfig: ZooSwinImageProcessor}.get(
-        type(config), ZooViTImageProcessor
-    )
+    processor_class = {
+        ZooDeiTConfig: ZooDeiTImageProcessor,
+        ZooSwinConfig: ZooSwinImageProcessor,
+        ZooCvTConfig: ZooCvTImageProcessor,
+    }.get(type(config), ZooViTImageProcessor)
     if processor is not None:
-        settings = processor.to_dict()
+        settings = _with_crop_pct_applied(processor.to_dict())
         return processor_class(
             **{field: settings[field] for field in _PROCESSOR_FIELDS if settings.get(field) is not None}
         )
     logger.warning("The source has no image processor; using hf-vits' default transform at the model's resolution.")
     height, width = config.image_size_pair
-    if processor_class in (ZooDeiTImageProcessor, ZooSwinImageProcessor):
-        # DeiT's and Swin's evaluation crop ratio, 224 / 256.
+    if processor_class in (ZooDeiTImageProcessor, ZooSwinImageProcessor, ZooCvTImageProcessor):
+        # DeiT's, Swin's and CvT's evaluation crop ratio, 224 / 256.
         return processor_class(
             size={"shortest_edge": math.floor(height / 0.875)}, crop_size={"height": height, "width": width}
         )
     return processor_class(size={"height": height, "width": width})
+
+
+def _with_crop_pct_applied(settings: dict) -> dict:
+    """The settings of a processor that crops by `crop_pct` (ConvNext's, which transformers' CvT checkpoints use) as
+    explicit resize and crop sizes: below 384 px, resize the shorter side to size / crop_pct and crop the center
+    to size; from 384 px, resize to a size x size square."""
+    crop_pct, size = settings.get("crop_pct"), settings.get("size") or {}
+    if crop_pct is None or "shortest_edge" not in size:
+        return settings
+    edge = size["shortest_edge"]
+    if edge < 384:
+        resized = {"size": {"shortest_edge": int(edge / crop_pct)}, "crop_size": {"height": edge, "width": edge}}
+        return {**settings, **resized, "do_center_crop": True}
+    return {**settings, "size": {"height": edge, "width": edge}, "do_center_crop": False}
 
 
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -241,13 +273,14 @@ def _hf_class_name(hf_config: PreTrainedConfig, state_dict: dict[str, torch.Tens
         return hf_config.architectures[0]
     model_type = hf_config.model_type
     if not any(key.startswith(f"{model_type}.") for key in state_dict):
-        return {"vit": "ViTModel", "deit": "DeiTModel", "swin": "SwinModel"}[model_type]
+        return {"vit": "ViTModel", "deit": "DeiTModel", "swin": "SwinModel", "cvt": "CvtModel"}[model_type]
     if "cls_classifier.weight" in state_dict:
         return "DeiTForImageClassificationWithTeacher"
     return {
         "vit": "ViTForImageClassification",
         "deit": "DeiTForImageClassification",
         "swin": "SwinForImageClassification",
+        "cvt": "CvtForImageClassification",
     }[model_type]
 
 
@@ -371,9 +404,18 @@ def transformers_class_name(model: PreTrainedModel) -> str:
     """The transformers class equivalent to our `model`; a ConversionError naming what transformers lacks."""
     config = model.config
     bare = isinstance(model, _BARE_MODELS)
-    classifiers = (ZooViTForImageClassification, ZooDeiTForImageClassification, ZooSwinForImageClassification)
+    classifiers = (
+        ZooViTForImageClassification,
+        ZooDeiTForImageClassification,
+        ZooSwinForImageClassification,
+        ZooCvTForImageClassification,
+    )
+    if isinstance(model, ZooCvTModel):
+        raise ConversionError("ZooCvTModel has no transformers equivalent: CvtModel lacks its final LayerNorm.")
     if not bare and not isinstance(model, classifiers):
         raise ConversionError(f"{type(model).__name__} has no transformers equivalent.")
+    if isinstance(config, ZooCvTConfig):
+        return "CvtForImageClassification"
     if isinstance(config, ZooSwinConfig):
         return "SwinModel" if bare else "SwinForImageClassification"
     if isinstance(config, ZooDeiTConfig):
@@ -405,6 +447,8 @@ def transformers_config_for(model: PreTrainedModel) -> PreTrainedConfig:
     config = model.config
     if isinstance(config, ZooSwinConfig):
         return transformers.SwinConfig(architectures=[hf_class], **swin.transformers_config_kwargs(config))
+    if isinstance(config, ZooCvTConfig):
+        return transformers.CvtConfig(architectures=[hf_class], **cvt.transformers_config_kwargs(config))
     kwargs = {field: getattr(config, field) for field in _SHARED_CONFIG_FIELDS}
     if isinstance(config, ZooViTConfig) and config.representation_size is not None:
         kwargs.update(pooler_output_size=config.representation_size, pooler_act="tanh")
