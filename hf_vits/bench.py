@@ -2,7 +2,8 @@
 
 Each reference model gets the same weights as ours (converted), and the implementations are timed
 interleaved, batch by batch with the order rotated every round, so that a machine's drift (turbo,
-other load) is shared by all of them. Results are ratios against the faster peer.
+other load) is shared by all of them. Results are ratios against the faster peer. Where timm has no such model
+(CvT), transformers is the only peer and the reference of the logit column.
 """
 
 from __future__ import annotations
@@ -17,19 +18,28 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# Our variant -> timm model of the same architecture. transformers gets the same weights through the inverse
-# conversion table (its ViTForImageClassification for both ViT and DeiT, as the Hub's DeiT checkpoints are).
-DEFAULT_MODELS = {
+# Our variant -> timm model of the same architecture, or None where timm has none. transformers gets the same
+# weights through the inverse conversion table (its ViTForImageClassification for both ViT and DeiT, as the Hub's
+# DeiT checkpoints are; SwinForImageClassification; CvtForImageClassification).
+PAIRINGS = {
     "vit-base-patch16-224": "vit_base_patch16_224",
     "deit-small-patch16-224": "deit_small_patch16_224",
     "deit-tiny-patch16-224": "deit_tiny_patch16_224",
+    "swin-tiny-patch4-window7-224": "swin_tiny_patch4_window7_224",
+    "cvt-13-224": None,
 }
+# The set measured when no model is named.
+DEFAULT_MODELS = ("vit-base-patch16-224", "deit-small-patch16-224", "deit-tiny-patch16-224")
+# Config overrides that make a variant compute what its transformers peer computes: transformers' CvT has exact
+# GELU where the paper's code (and our default) has QuickGELU.
+TRANSFORMERS_OVERRIDES = {"cvt-13-224": {"hidden_act": "gelu"}}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass
 class Measurement:
-    """One implementation of one variant: median images/s over the timed batches, and peak memory."""
+    """One implementation of one variant: median images/s over the timed batches, peak memory, and the largest
+    logit difference from the reference implementation (timm, else transformers)."""
 
     variant: str
     implementation: str
@@ -39,13 +49,18 @@ class Measurement:
 
 
 def build_same_weight_models(variant: str) -> dict[str, nn.Module]:
-    """Our model, timm's and transformers' for `variant`, all carrying the same random weights."""
+    """Our model, timm's (where timm has it) and transformers' for `variant`, all carrying the same random weights;
+    the second entry is the reference of the logit column."""
     import timm
 
+    from hf_vits import create_model
     from hf_vits.conversion import convert_timm_model, to_transformers_model
 
     torch.manual_seed(0)
-    timm_model = timm.create_model(DEFAULT_MODELS[variant], pretrained=False)
+    if PAIRINGS[variant] is None:
+        ours = create_model(variant, **TRANSFORMERS_OVERRIDES.get(variant, {})).eval()
+        return {"hf-vits": ours, "transformers": to_transformers_model(ours)}
+    timm_model = timm.create_model(PAIRINGS[variant], pretrained=False)
     ours, _ = convert_timm_model(timm_model)
     return {"hf-vits": ours, "timm": timm_model, "transformers": to_transformers_model(ours)}
 
@@ -104,8 +119,9 @@ def measure_variant(
     generator = torch.Generator().manual_seed(0)
     pixel_values = torch.randn(batch_size, 3, *resolution, generator=generator).to(device=device, dtype=dtype)
 
+    reference = list(models)[1]
     with torch.inference_mode():
-        reference_logits = _logits(models["timm"], pixel_values).float()
+        reference_logits = _logits(models[reference], pixel_values).float()
         differences = {
             name: (_logits(model, pixel_values).float() - reference_logits).abs().max().item()
             for name, model in models.items()
@@ -142,7 +158,7 @@ def format_table(measurements: list[Measurement], header: str) -> str:
     lines = [
         header,
         "",
-        "| variant | implementation | images/s | peak MiB | max abs Δlogits vs timm | speed vs faster peer |",
+        "| variant | implementation | images/s | peak MiB | max abs Δlogits vs reference | speed vs faster peer |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for variant in dict.fromkeys(m.variant for m in measurements):
@@ -171,9 +187,9 @@ def run_benchmark(
     import transformers
 
     variants = models or list(DEFAULT_MODELS)
-    unknown = [v for v in variants if v not in DEFAULT_MODELS]
+    unknown = [v for v in variants if v not in PAIRINGS]
     if unknown:
-        raise ValueError(f"No benchmark pairing for {unknown}; available: {', '.join(DEFAULT_MODELS)}.")
+        raise ValueError(f"No benchmark pairing for {unknown}; available: {', '.join(PAIRINGS)}.")
     if dtype not in DTYPES:
         raise ValueError(f"Unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}.")
     torch_device = torch.device(device)
@@ -187,7 +203,8 @@ def run_benchmark(
     header = (
         f"## Inference, {device} {dtype}, batch {batch_size}, median of {rounds} interleaved batches\n\n"
         f"{hardware}, {torch.get_num_threads()} threads; torch {torch.__version__}, timm {timm.__version__}, "
-        f"transformers {transformers.__version__}; default attention (SDPA) everywhere. "
+        f"transformers {transformers.__version__}; each implementation's default attention. "
+        "Reference of the logit column: timm, or transformers where timm has no such model. "
         "Peak MiB: torch allocations during one forward above those before it."
     )
     table = format_table(measurements, header)

@@ -3,7 +3,7 @@ DESIGN.md, "Conversion").
 
 One module per source family (`from_timm`, `from_transformers`, `from_original`: the papers' own repositories),
 each dispatching by architecture; the layouts of the hierarchical models live in one module per architecture
-(`swin`), and `common` holds the key tables, checkpoint reading and output writing they all share."""
+(`swin`, `cvt`), and `common` holds the key tables, checkpoint reading and output writing they all share."""
 
 from __future__ import annotations
 
