@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from .hub.cli import add_hub_commands
+
 
 def _format_figure(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
@@ -276,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cpu", action="store_true", help="evaluate on the CPU even when a GPU is present")
     evaluate.add_argument("--mixed-precision", default="no", choices=["no", "bf16", "fp16"])
     evaluate.set_defaults(func=cmd_evaluate)
+    add_hub_commands(commands)
     return parser
 
 
