@@ -12,10 +12,13 @@ TIMING_KEYS = ("images_per_s", "epoch_seconds", "train_seconds")
 
 
 def final_metrics(history: list[dict]) -> dict:
-    """The last epoch's metrics, with the total training time and the best evaluation top-1."""
+    """The last epoch's metrics, with the total training time, the run's mean throughput and the best top-1."""
     final = {key: value for key, value in history[-1].items() if key != "epoch_seconds"}
     final["epochs"] = final.pop("epoch")
-    final["train_seconds"] = round(sum(epoch["epoch_seconds"] for epoch in history), 2)
+    seconds = sum(epoch["epoch_seconds"] for epoch in history)
+    images = sum(epoch["images_per_s"] * epoch["epoch_seconds"] for epoch in history)
+    final["images_per_s"] = round(images / seconds, 2)
+    final["train_seconds"] = round(seconds, 2)
     final["best_eval_top1"] = max(epoch["eval_top1"] for epoch in history)
     return final
 
