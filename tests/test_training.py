@@ -423,7 +423,7 @@ def test_missing_dataset_paths_are_clear_errors(tmp_path, capsys):
     assert "not a dataset written by save_to_disk; for a folder of images use imagefolder:" in capsys.readouterr().err
 
 
-def test_corrupt_jpeg_is_named_and_skipped_on_request(tmp_path, capsys):
+def test_corrupt_jpeg_is_named_and_skipped_on_request(tmp_path, capsys, caplog):
     folder = _image_folder(tmp_path / "images", {"cat": 12, "dog": 12})
     (folder / "dog" / "broken.jpg").write_bytes((folder / "dog" / "0.jpg").read_bytes()[:200])
     flags = [*TRAIN_FLAGS, "--dataset", f"imagefolder:{folder}", "--epochs", "1", "--batch-size", "8"]
@@ -432,8 +432,10 @@ def test_corrupt_jpeg_is_named_and_skipped_on_request(tmp_path, capsys):
     assert "1 unreadable image(s) in the train split: broken.jpg" in error and "--bad-images skip" in error
 
     assert main(["train", *flags, "--bad-images", "skip", "--output-dir", str(tmp_path / "skipped")]) == 0
+    assert "Skipped 1 unreadable image(s): broken.jpg" in caplog.text
     metrics = json.loads((tmp_path / "skipped" / "metrics.json").read_text())
     assert metrics["train_images"] + metrics["eval_images"] == 24, "the broken file left out, the rest kept"
+    assert [name.split()[0] for name in metrics["skipped_images"]] == ["broken.jpg"]
     config = json.loads((tmp_path / "skipped" / "config.json").read_text())
     assert config["id2label"] == {"0": "cat", "1": "dog"}
 

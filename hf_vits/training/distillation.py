@@ -37,11 +37,12 @@ class Teacher(nn.Module):
         self.model = model.eval().requires_grad_(False)
         self.resolution = resolution
         # Undo the student's normalisation and apply the teacher's, in one affine map per channel.
-        as_channels = lambda values: torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1)  # noqa: E731
-        self.register_buffer("scale", as_channels(student_std) / as_channels(std), persistent=False)
-        self.register_buffer(
-            "shift", (as_channels(student_mean) - as_channels(mean)) / as_channels(std), persistent=False
+        student_mean, student_std, mean, std = (
+            torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1)
+            for values in (student_mean, student_std, mean, std)
         )
+        self.register_buffer("scale", student_std / std, persistent=False)
+        self.register_buffer("shift", (student_mean - mean) / std, persistent=False)
 
     def train(self, mode: bool = True) -> Teacher:
         """The teacher stays in evaluation mode (no dropout, no stochastic depth)."""
@@ -88,7 +89,10 @@ def _transformers_teacher(spec: str, label_names: list[str]) -> tuple[nn.Module,
     names = [model.config.id2label[index] for index in range(model.config.num_labels)]
     if names != label_names and not all(name == f"LABEL_{i}" for i, name in enumerate(names)):
         raise ValueError(f"Teacher {spec} has the classes {names[:5]}..., the dataset {label_names[:5]}....")
-    processor = AutoImageProcessor.from_pretrained(spec)
+    try:
+        processor = AutoImageProcessor.from_pretrained(spec)
+    except OSError as error:
+        raise ValueError(f"Teacher {spec} has no image processor to tell its normalisation ({error}).") from error
     return model, processor.image_mean, processor.image_std, processor_resolution(processor)
 
 

@@ -388,6 +388,7 @@ class TrainingRun:
             "eval_split": self.data.eval_split,
             "train_images": len(self.data.train),
             "eval_images": len(self.data.eval),
+            "skipped_images": self.data.skipped,
             "num_processes": self.accelerator.num_processes,
             "peak_lr": peak_learning_rate(self.config),
             "config": self.config.to_dict(),
