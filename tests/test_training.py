@@ -463,6 +463,9 @@ def test_existing_output_dir_is_refused_unless_overwrite(tmp_path, capsys):
     assert main(["train", *flags]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert (out / "precious.txt").read_text() == "keep me"
+    assert main(["train", *flags, "--overwrite", "--teacher", str(tmp_path / "no-teacher")]) == 2
+    assert "no-teacher: not a model folder or Hub id" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me", "a refused run clears nothing"
     assert main(["train", *flags, "--overwrite"]) == 0
     assert not (out / "precious.txt").exists() and (out / "model.safetensors").is_file()
     assert main(["train", *flags, "--overwrite", "--resume", str(out / "checkpoints" / "last")]) == 2

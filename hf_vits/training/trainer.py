@@ -189,6 +189,18 @@ class TrainingRun:
         self.state = TrainerState.for_model(config.model, model)
         if resume is not None:
             resume[1].check_same_model(self.state, resume[0])
+        self.micro_batch, self.eval_batch = self._batch_sizes()
+        self.teacher = None
+        if config.teacher:
+            with accelerator.main_process_first():
+                self.teacher = load_teacher(
+                    config.teacher,
+                    config.teacher_checkpoint,
+                    self.data.label_names,
+                    self.processor.image_mean,
+                    self.processor.image_std,
+                ).to(accelerator.device)
+        # Everything that can refuse the run has run: only now is an overwritten output folder cleared.
         self._prepare_output_dir(resume is not None)
         self._build(model)
         if resume is not None:
@@ -220,11 +232,10 @@ class TrainingRun:
         return micro_batch, eval_batch
 
     def _build(self, model: PreTrainedModel) -> None:
+        """Loaders, optimizer and schedule, prepared by Accelerate; the batch mixer, the EMA and the trackers."""
         config, accelerator = self.config, self.accelerator
-        self.micro_batch, eval_batch = self._batch_sizes()
         resolution = processor_resolution(self.processor)
-        mean, std = self.processor.image_mean, self.processor.image_std
-        transform = train_transform(config, resolution, mean, std)
+        transform = train_transform(config, resolution, self.processor.image_mean, self.processor.image_std)
         loaders = (
             train_loader(
                 self.data.train,
@@ -234,19 +245,14 @@ class TrainingRun:
                 config.seed,
                 config.num_workers,
             ),
-            eval_loader(self.data.eval, self.processor, eval_batch, config.num_workers),
+            eval_loader(self.data.eval, self.processor, self.eval_batch, config.num_workers),
         )
-        self.steps_per_epoch = math.ceil(len(loaders[0]) / config.grad_accum_steps)
-        optimizer, scheduler = build_optimizer(model, config, self.steps_per_epoch)
+        steps_per_epoch = math.ceil(len(loaders[0]) / config.grad_accum_steps)
+        optimizer, scheduler = build_optimizer(model, config, steps_per_epoch)
         self.model, self.optimizer, self.train_loader, self.eval_loader, self.scheduler = accelerator.prepare(
             model, optimizer, *loaders, scheduler
         )
         self.mixer = BatchMixer(config, len(self.data.label_names)) if config.mixing else None
-        self.teacher = None
-        if config.teacher:
-            with accelerator.main_process_first():
-                teacher = load_teacher(config.teacher, config.teacher_checkpoint, self.data.label_names, mean, std)
-            self.teacher = teacher.to(accelerator.device)
         self.ema = None
         if config.ema:
             self.ema = AveragedModel(
@@ -271,6 +277,7 @@ class TrainingRun:
         return self._export()
 
     def _train_epoch(self, epoch: int) -> None:
+        """Train one epoch, from the batch the state points to (not 0 only right after a mid-epoch resume)."""
         start = self.state.batch_in_epoch
         self.train_loader.set_epoch(epoch)
         # Accelerate passes the epoch on to a sharded sampler but then not to the dataset, whose augmentations
@@ -278,8 +285,7 @@ class TrainingRun:
         self.train_loader.dataset.set_epoch(epoch)
         loader = self.accelerator.skip_first_batches(self.train_loader, start) if start else self.train_loader
         loader.set_epoch(epoch)
-        running = self.state.running or {"loss": 0.0, "label_loss": 0.0, "distill_loss": 0.0, "batches": 0}
-        running.setdefault("seconds", 0.0)
+        running = self.state.running or dict.fromkeys(("loss", "label_loss", "distill_loss", "batches", "seconds"), 0.0)
         self.model.train()
         bar = tqdm(
             total=len(self.train_loader),
