@@ -39,7 +39,10 @@ class ImageClassificationData:
 def digits_dataset(size: int = DIGITS_SIZE) -> datasets.DatasetDict:
     """scikit-learn's 1,797 handwritten 8x8 digits, upsampled to `size` pixels (bicubic), as a fixed stratified
     train (80%) / test (20%) split. The data ships with scikit-learn: nothing is downloaded."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as error:
+        raise ValueError("The digits dataset ships with scikit-learn: pip install scikit-learn.") from error
 
     digits = load_digits()
     # Pixel values are ink counts 0..16: white digits on black, like MNIST.
