@@ -39,10 +39,7 @@ class ImageClassificationData:
 def digits_dataset(size: int = DIGITS_SIZE) -> datasets.DatasetDict:
     """scikit-learn's 1,797 handwritten 8x8 digits, upsampled to `size` pixels (bicubic), as a fixed stratified
     train (80%) / test (20%) split. The data ships with scikit-learn: nothing is downloaded."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as error:
-        raise ValueError("The digits dataset ships with scikit-learn: pip install scikit-learn.") from error
+    from sklearn.datasets import load_digits
 
     digits = load_digits()
     # Pixel values are ink counts 0..16: white digits on black, like MNIST.

@@ -9,7 +9,6 @@ process), which makes a resumed run repeat exactly what an uninterrupted one doe
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import shutil
 import time
@@ -65,7 +64,6 @@ def train(config: TrainingConfig) -> TrainingResult:
     """Train `config.model` on `config.dataset` and export it, Hub-ready, into `config.output_dir`."""
     if not config.output_dir:
         raise ValueError("An output folder is required (--output-dir).")
-    _check_reporting_packages()
     get_variant(config.model)
     output_dir = Path(config.output_dir).expanduser()
     resume = read_state(config.resume) if config.resume else None
@@ -95,13 +93,6 @@ def accelerator_session(**kwargs) -> Iterator[Accelerator]:
         accelerator.end_training()
         AcceleratorState._reset_state()
         GradientState._reset_state()
-
-
-def _check_reporting_packages() -> None:
-    """Fail before training, not after it, when the packages of the TensorBoard logs and the plots are missing."""
-    missing = [name for name in ("tensorboard", "matplotlib") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ValueError(f"Training writes TensorBoard logs and PNG plots: pip install {' '.join(missing)}.")
 
 
 def _check_output_dir(output_dir: Path, config: TrainingConfig) -> None:
