@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 # Nothing in the tests may touch the network; set before transformers and huggingface_hub are imported.
@@ -9,6 +10,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# datasets caches every imagefolder it reads; keep the tests' out of the user's cache.
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="hf-vits-tests-datasets-"))
 
 # `import battery` works whatever pytest's import mode.
 sys.path.insert(0, str(Path(__file__).parent))
