@@ -1,6 +1,8 @@
 """Shared test setup: offline, quiet, and the bundled photos every image test uses."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -11,7 +13,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # datasets caches every imagefolder it reads; keep the tests' out of the user's cache.
-os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="hf-vits-tests-datasets-"))
+if "HF_DATASETS_CACHE" not in os.environ:
+    os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="hf-vits-tests-datasets-")
+    atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 
 # `import battery` works whatever pytest's import mode.
 sys.path.insert(0, str(Path(__file__).parent))
