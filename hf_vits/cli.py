@@ -237,8 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("variant")
     info.set_defaults(func=cmd_info)
 
-    convert = commands.add_parser("convert", help="convert a timm or transformers checkpoint")
-    convert.add_argument("source", help="timm:<timm model name> or transformers:<folder or hub id>")
+    convert = commands.add_parser("convert", help="convert a timm, transformers or original checkpoint")
+    convert.add_argument(
+        "source",
+        help="timm:<timm model name>, transformers:<folder or hub id>, or original:<variant> with --checkpoint "
+        "(a paper's own checkpoint layout, e.g. original:swin-tiny-patch4-window7-224, original:cvt-13)",
+    )
     convert.add_argument("output_dir")
     convert.add_argument("--checkpoint", help="local weights file (safetensors or a PyTorch state dict)")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output folder")

@@ -251,7 +251,15 @@ def test_original_checkpoint_of_another_size(cvt_13, tmp_path):
         load_original(CVT_13, checkpoint)
 
 
+def test_original_source_accepts_the_papers_short_name(cvt_13, tmp_path):
+    """`original:cvt-13`, as the paper names the model, is the 224-pixel CvT-13."""
+    _, _, checkpoint = cvt_13
+    folder = convert("original:cvt-13", tmp_path / "out", checkpoint=checkpoint)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "hfvits_cvt" and config["image_size"] == 224
+
+
 def test_original_source_names_the_cvt_variants(tmp_path, cvt_13):
     _, _, checkpoint = cvt_13
-    with pytest.raises(ConversionError, match="Did you mean cvt-13-224, cvt-13-384.*Supported:.*cvt-13-224"):
-        convert("original:cvt-13", tmp_path / "out", checkpoint=checkpoint)
+    with pytest.raises(ConversionError, match="Unknown variant 'cvt-14'.*Supported:.*cvt-13-224"):
+        convert("original:cvt-14", tmp_path / "out", checkpoint=checkpoint)

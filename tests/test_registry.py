@@ -13,7 +13,7 @@ import torch
 import hf_vits
 import hf_vits.modeling
 
-EXPECTED_ARCHITECTURES = {"vit", "deit"}
+EXPECTED_ARCHITECTURES = {"vit", "deit", "swin", "cvt"}
 
 REGISTRATION_PROBE = """
 import json

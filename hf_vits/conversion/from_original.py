@@ -35,6 +35,15 @@ def supported_variants() -> list[str]:
     return [variant.name for name in REPOSITORIES for variant in list_variants(name)]
 
 
+def canonical_variant(variant: str) -> str:
+    """`variant`, or its 224-pixel entry when named without a resolution (`cvt-13` is `cvt-13-224`), as the
+    papers name their models."""
+    supported = supported_variants()
+    if variant not in supported and f"{variant}-224" in supported:
+        return f"{variant}-224"
+    return variant
+
+
 def original_architecture(variant: str) -> str:
     """The architecture of `variant`, or a ConversionError listing the variants with an original layout."""
     try:
@@ -95,6 +104,7 @@ def verify_against_original_reference(model, state_dict: dict[str, torch.Tensor]
 
 def load_original(variant: str, checkpoint: str | Path | None, verify: bool = True) -> ConvertedModel:
     """Convert the original repository's checkpoint file `checkpoint` of `variant`."""
+    variant = canonical_variant(variant)
     original_architecture(variant)
     if checkpoint is None:
         raise ConversionError(
