@@ -96,6 +96,17 @@ def test_export_is_a_complete_hub_folder(trained):
     assert json.loads((folder / "preprocessor_config.json").read_text())["crop_size"] == {"height": 16, "width": 16}
 
 
+def test_export_has_a_model_card_with_the_runs_own_results(trained):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(trained.output_dir / "README.md")
+    final_top1 = json.loads((trained.output_dir / "metrics.json").read_text())["final"]["eval_top1"]
+    results = card.data.eval_results
+    top1 = [result for result in results if result.metric_type == "accuracy"]
+    assert top1 and top1[0].dataset_type == "digits"
+    assert top1[0].metric_value == pytest.approx(final_top1, abs=0.01)
+
+
 def test_metrics_json_has_every_epoch_and_the_final_figures(trained):
     metrics = json.loads((trained.output_dir / "metrics.json").read_text())
     assert metrics["model"] == "deit-tiny-patch16-224" and metrics["eval_split"] == "test"

@@ -28,6 +28,8 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 from transformers.image_processing_utils import BaseImageProcessor
 
+from hf_vits.hub.card import architecture_for_model_type, render_model_card
+from hf_vits.hub.training_summary import read_training_summary
 from hf_vits.registry import create_image_processor, create_model, get_variant
 
 from .augmentation import BatchMixer, classification_loss, train_transform
@@ -402,7 +404,7 @@ class TrainingRun:
 
     def _export(self) -> TrainingResult:
         """Save the model and processor with `save_pretrained` (config with the dataset's labels, safetensors,
-        remote code), the EMA model under ema/ when kept, `metrics.json` and the plots."""
+        remote code), the EMA model under ema/ when kept, `metrics.json`, the plots and the model card."""
         accelerator = self.accelerator
         accelerator.wait_for_everyone()
         state_dict = accelerator.get_state_dict(self.model)
@@ -415,8 +417,20 @@ class TrainingRun:
                 self.processor.save_pretrained(self.output_dir / "ema")
             write_metrics(self.output_dir, self.state.history, self._run_description())
             plots = write_plots(self.output_dir, self.state.history)
+            self._write_model_card(accelerator.unwrap_model(self.model))
         accelerator.wait_for_everyone()
         return TrainingResult(self.output_dir, final_metrics(self.state.history), self.state.history, plots)
+
+    def _write_model_card(self, model: PreTrainedModel) -> None:
+        """README.md: the Hub model card, with this run's dataset, recipe and results."""
+        card = render_model_card(
+            architecture_for_model_type(model.config.model_type).name,
+            model=model,
+            processor=self.processor,
+            training=read_training_summary(self.output_dir),
+            model_name=self.output_dir.name,
+        )
+        (self.output_dir / "README.md").write_text(card)
 
 
 def _hyperparameters(config: TrainingConfig) -> dict:
