@@ -526,6 +526,20 @@ class ArchitectureBattery:
             assert [p["label"] for p in predictions] == [LABELS[i] for i in top.indices.tolist()]
             torch.testing.assert_close(torch.tensor(scores), top.values, atol=1e-5, rtol=0)
 
+    def test_feature_extraction_pipeline(self, saved, chelsea):
+        """`pipeline("image-feature-extraction")` runs the bare model: its tokens, and with `pool=True` its pooled
+        representation, equal those of `AutoModel` on the processor's output."""
+        folder, _ = saved
+        extractor = pipeline("image-feature-extraction", model=str(folder))
+        assert type(extractor.model) is self.spec.model_class
+        pixel_values = extractor.image_processor(chelsea, return_tensors="pt").pixel_values
+        with torch.no_grad():
+            expected = AutoModel.from_pretrained(folder).eval()(pixel_values)
+        features = torch.tensor(extractor(chelsea, return_tensors=False))
+        torch.testing.assert_close(features, expected.last_hidden_state, atol=1e-5, rtol=1e-5)
+        pooled = extractor(chelsea, pool=True, return_tensors=True)
+        torch.testing.assert_close(pooled, expected.pooler_output, atol=1e-5, rtol=1e-5)
+
     def test_remote_code(self, saved, chelsea, tmp_path):
         """The saved folder loads, predicts the same and runs in a pipeline where hf_vits cannot be imported."""
         folder, model = saved

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from battery import ArchitectureBattery, ArchitectureSpec, drop_path_modules
-from transformers import AutoBackbone, AutoModel, pipeline
+from transformers import AutoBackbone
 from transformers.activations import ACT2FN
 
 import hf_vits
@@ -272,21 +272,6 @@ def test_backbone_loads_a_classifier_checkpoint(tmp_path):
         tokens = model.cvt(pixel_values, output_hidden_states=True).hidden_states[-1]
         features = backbone.eval()(pixel_values).feature_maps[0]
     torch.testing.assert_close(features.flatten(2).transpose(1, 2), tokens[:, 1:])
-
-
-def test_feature_extraction_pipeline(tmp_path, chelsea):
-    model = CVT.model()
-    model.save_pretrained(tmp_path)
-    CVT.processor().save_pretrained(tmp_path)
-    extractor = pipeline("image-feature-extraction", model=str(tmp_path))
-    assert type(extractor.model) is ZooCvTModel
-    pixel_values = extractor.image_processor(chelsea, return_tensors="pt").pixel_values
-    with torch.no_grad():
-        expected = AutoModel.from_pretrained(tmp_path).eval()(pixel_values)
-    features = torch.tensor(extractor(chelsea, return_tensors=False))
-    torch.testing.assert_close(features, expected.last_hidden_state, atol=1e-5, rtol=1e-5)
-    pooled = extractor(chelsea, pool=True, return_tensors=True)
-    torch.testing.assert_close(pooled, expected.pooler_output, atol=1e-5, rtol=1e-5)
 
 
 # --- variants and processor ----------------------------------------------------------------------------------------

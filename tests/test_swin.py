@@ -12,7 +12,7 @@ import pytest
 import torch
 from battery import ArchitectureBattery, ArchitectureSpec, as_pair
 from PIL import Image
-from transformers import AutoBackbone, AutoModel, pipeline
+from transformers import AutoBackbone
 
 import hf_vits
 from hf_vits import (
@@ -358,21 +358,6 @@ def test_backbone_feeds_a_segmentation_head():
     with torch.no_grad():
         outputs = model(SWIN.pixel_values(backbone_config), labels=torch.zeros(2, 32, 32, dtype=torch.long))
     assert outputs.logits.shape == (2, 3, 32, 32) and torch.isfinite(outputs.loss)
-
-
-def test_feature_extraction_pipeline(tmp_path, chelsea):
-    model = SWIN.model()
-    model.save_pretrained(tmp_path)
-    SWIN.processor().save_pretrained(tmp_path)
-    extractor = pipeline("image-feature-extraction", model=str(tmp_path))
-    assert type(extractor.model) is ZooSwinModel
-    pixel_values = extractor.image_processor(chelsea, return_tensors="pt").pixel_values
-    with torch.no_grad():
-        expected = AutoModel.from_pretrained(tmp_path).eval()(pixel_values)
-    features = torch.tensor(extractor(chelsea, return_tensors=False))
-    torch.testing.assert_close(features, expected.last_hidden_state, atol=1e-5, rtol=1e-5)
-    pooled = extractor(chelsea, pool=True, return_tensors=True)
-    torch.testing.assert_close(pooled, expected.pooler_output, atol=1e-5, rtol=1e-5)
 
 
 # --- variants and processor ----------------------------------------------------------------------------------------
