@@ -15,6 +15,7 @@ import pytest
 import timm
 import torch
 import transformers
+from conversion_helpers import max_diff, save_hf
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from timm.data import create_transform, resolve_model_data_config
@@ -61,11 +62,6 @@ def tiny_timm(name: str = "vit_tiny_patch16_224", **overrides) -> torch.nn.Modul
 
 def pixels(height: int = 32, width: int = 32, batch: int = 3) -> torch.Tensor:
     return torch.randn(batch, 3, height, width, generator=torch.Generator().manual_seed(1))
-
-
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape
-    return (a - b).abs().max().item()
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -229,14 +225,6 @@ def test_inverses_refuse_what_the_reference_lacks():
 
 
 # --- transformers -------------------------------------------------------------------------------------------------
-
-
-def save_hf(tmp_path: Path, hf_model, processor=None) -> Path:
-    folder = tmp_path / type(hf_model).__name__
-    hf_model.save_pretrained(folder)
-    if processor is not None:
-        processor.save_pretrained(folder)
-    return folder
 
 
 def hf_case(kind: str):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from conversion_helpers import max_diff, save_hf
 from PIL import Image
 from safetensors.torch import load_file
 from transformers import AutoModelForImageClassification
@@ -52,21 +53,8 @@ def hf_cvt(**overrides) -> transformers.CvtForImageClassification:
     return randomize(transformers.CvtForImageClassification(transformers.CvtConfig(**{**TINY_HF, **overrides}))).eval()
 
 
-def save_hf(tmp_path: Path, hf_model, processor=None) -> Path:
-    folder = tmp_path / "source"
-    hf_model.save_pretrained(folder)
-    if processor is not None:
-        processor.save_pretrained(folder)
-    return folder
-
-
 def pixels(height: int = 64, width: int = 64, batch: int = 2) -> torch.Tensor:
     return torch.randn(batch, 3, height, width, generator=torch.Generator().manual_seed(1))
-
-
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape
-    return (a - b).abs().max().item()
 
 
 # --- transformers --------------------------------------------------------------------------------------------------
@@ -95,10 +83,11 @@ def test_transformers_logits_match(tmp_path, overrides):
 
 def test_transformers_names_on_disk_and_inverse(tmp_path):
     hf_model = hf_cvt()
-    on_disk = load_file(save_hf(tmp_path, hf_model) / "model.safetensors")
+    folder = save_hf(tmp_path, hf_model)
+    on_disk = load_file(folder / "model.safetensors")
     key = "cvt.encoder.stages.1.layers.1.attention.attention.convolution_projection_key.convolution_projection"
     assert f"{key}.normalization.running_var" in on_disk and "layernorm.weight" in on_disk
-    model = load_transformers(tmp_path / "source").model
+    model = load_transformers(folder).model
     normalization = model.cvt.encoder.stages[1].layers[1].attention.conv_projection_key.normalization
     assert torch.equal(normalization.running_var, on_disk[f"{key}.normalization.running_var"])
     inverse = to_transformers_state_dict(model)

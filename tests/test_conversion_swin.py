@@ -12,6 +12,7 @@ import pytest
 import timm
 import torch
 import transformers
+from conversion_helpers import max_diff, save_hf
 from PIL import Image
 from safetensors.torch import load_file
 from test_swin import reference_shift_mask
@@ -78,11 +79,6 @@ def tiny_timm(**overrides) -> torch.nn.Module:
 
 def pixels(height: int = 64, width: int = 64, batch: int = 2) -> torch.Tensor:
     return torch.randn(batch, 3, height, width, generator=torch.Generator().manual_seed(1))
-
-
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape
-    return (a - b).abs().max().item()
 
 
 # --- timm ----------------------------------------------------------------------------------------------------------
@@ -172,12 +168,6 @@ def hf_swin(kind: str = "classifier", **overrides) -> transformers.PreTrainedMod
     config = transformers.SwinConfig(**{**TINY_HF, **overrides})
     model = transformers.SwinModel(config) if kind == "model" else transformers.SwinForImageClassification(config)
     return randomize(model).eval()
-
-
-def save_hf(tmp_path: Path, hf_model) -> Path:
-    folder = tmp_path / type(hf_model).__name__
-    hf_model.save_pretrained(folder)
-    return folder
 
 
 @pytest.mark.parametrize("size", [(64, 64), (60, 68)], ids=["configured", "padded"])
