@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from .hub.cli import add_hub_commands
+from .images import open_image
 
 
 def _format_figure(value: float | None, digits: int = 1) -> str:
@@ -87,34 +88,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_image(path: str):
-    """Open an image file fully, or raise a ValueError that names the file and the problem.
-
-    16-bit images are scaled to 8 bits here because the pipeline converts every image to RGB before the
-    image processor sees it, and PIL's conversion clips 16-bit values instead of scaling them.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from hf_vits.modeling.vit.image_processing_vit import to_8bit
-
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"{path}: no such image file.")
-    try:
-        with Image.open(file) as image:
-            image.load()
-            return to_8bit(image.copy())
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{path}: not a readable image ({error}).") from error
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify images with the image-classification pipeline and print the top-k labels."""
     from transformers import pipeline
 
     import hf_vits  # noqa: F401  (registers the architectures)
 
-    images = [_open_image(path) for path in args.images]
+    images = [open_image(path) for path in args.images]
     classifier = pipeline(
         "image-classification", model=args.model_dir, trust_remote_code=args.trust_remote_code, device=args.device
     )

@@ -139,3 +139,11 @@ def test_convert_refuses_an_existing_folder_without_overwrite(tmp_path, capsys):
 def test_convert_unknown_source_form(tmp_path, capsys):
     assert main(["convert", "torchhub:vit", str(tmp_path / "out")]) == 2
     assert "expected 'timm:<timm model name>'" in capsys.readouterr().err
+
+
+def test_export_check_image_must_be_an_image(model_dir, tmp_path, capsys):
+    text = tmp_path / "photo.png"
+    text.write_text("not an image")
+    assert main(["export", str(model_dir), "--to", str(tmp_path / "out"), "--check-image", str(text)]) == 2
+    assert f"{text}: not a readable image" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

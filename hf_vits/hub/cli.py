@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..images import open_image
 from .card import CATALOGUE_FOLDER, DEFAULT_LICENSE, render_model_card, stale_catalogue_cards, write_catalogue
 from .export import DEFAULT_MAX_SHARD_SIZE, export_model
 from .push import PushError, push_folder
@@ -13,15 +14,7 @@ from .push import PushError, push_folder
 
 def _read_photo(path: str | None):
     """The photo at `path` as an RGB PIL image (None without a path), or a ValueError naming the file."""
-    if path is None:
-        return None
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{path}: not a readable image ({error}).") from error
+    return None if path is None else open_image(path).convert("RGB")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
