@@ -84,7 +84,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Convert a timm or transformers checkpoint into a complete hf-vits folder."""
     from hf_vits.conversion import convert
 
-    convert(args.source, args.output_dir, checkpoint=args.checkpoint, overwrite=args.overwrite)
+    convert(args.source, args.output_dir, checkpoint=args.checkpoint, overwrite=args.overwrite, variant=args.variant)
     return 0
 
 
@@ -220,12 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="convert a timm, transformers or original checkpoint")
     convert.add_argument(
         "source",
-        help="timm:<timm model name>, transformers:<folder or hub id>, or original:<variant> with --checkpoint "
-        "(a paper's own checkpoint layout, e.g. original:swin-tiny-patch4-window7-224, original:cvt-13)",
+        help="timm:<timm model name>, transformers:<folder or hub id>, original:<variant> with --checkpoint "
+        "(a paper's own checkpoint layout, e.g. original:swin-tiny-patch4-window7-224, original:cvt-13), or "
+        "torchvision:<resnet> / timm:<resnet> with --variant",
     )
     convert.add_argument("output_dir")
     convert.add_argument("--checkpoint", help="local weights file (safetensors or a PyTorch state dict)")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    convert.add_argument(
+        "--variant",
+        help="with a timm: or torchvision: ResNet source, the Non-local, CCNet or AA-ResNet variant whose trunk it "
+        "becomes (e.g. torchvision:resnet50 --variant nonlocal-resnet50-5block)",
+    )
     convert.set_defaults(func=cmd_convert)
 
     predict = commands.add_parser("predict", help="classify images with a saved model")
