@@ -4,6 +4,10 @@ Each reference model gets the same weights as ours (converted), and the implemen
 interleaved, batch by batch with the order rotated every round, so that a machine's drift (turbo,
 other load) is shared by all of them. Results are ratios against the faster peer. Where timm has no such model
 (CvT), transformers is the only peer and the reference of the logit column.
+
+The attention-CNNs have no implementation elsewhere: they are measured against the plain ResNet-50 of timm and
+torchvision on the same input (`BASELINES`), and their ratios are the cost of their attention. Every row also
+gives the FLOPs of one image (PyTorch's FLOP counter: a multiply-add counts 2) and the GFLOP/s achieved.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ PAIRINGS = {
 }
 # The set measured when no model is named.
 DEFAULT_MODELS = ("vit-base-patch16-224", "deit-small-patch16-224", "deit-tiny-patch16-224")
+# Our variant -> the plain models it is measured against, where no implementation of the architecture exists.
+BASELINES: dict[str, tuple[str, ...]] = {}
+# The plain models of BASELINES, built with random weights.
+BASELINE_MODELS: dict[str, Callable[[], nn.Module]] = {
+    "timm resnet50": lambda: __import__("timm").create_model("resnet50", pretrained=False),
+    "torchvision resnet50": lambda: __import__("torchvision").models.resnet50(weights=None),
+}
+# Our variant -> further implementations of ours made from the measured model (e.g. an inference-fused copy).
+DERIVED_IMPLEMENTATIONS: dict[str, dict[str, Callable[[nn.Module], nn.Module]]] = {}
 # Config overrides that make a variant compute what its transformers peer computes: transformers' CvT has exact
 # GELU where the paper's code (and our default) has QuickGELU.
 TRANSFORMERS_OVERRIDES = {"cvt-13-224": {"hidden_act": "gelu"}}
@@ -45,7 +58,17 @@ class Measurement:
     implementation: str
     images_per_second: float
     peak_memory_mib: float
-    max_abs_logit_diff: float
+    max_abs_logit_diff: float | None
+    """None against a baseline, which computes another function."""
+    gflops_per_image: float = float("nan")
+
+    @property
+    def achieved_gflops_per_second(self) -> float:
+        return self.gflops_per_image * self.images_per_second
+
+    @property
+    def ours(self) -> bool:
+        return self.implementation.startswith("hf-vits")
 
 
 def build_same_weight_models(variant: str) -> dict[str, nn.Module]:
@@ -63,6 +86,31 @@ def build_same_weight_models(variant: str) -> dict[str, nn.Module]:
     timm_model = timm.create_model(PAIRINGS[variant], pretrained=False)
     ours, _ = convert_timm_model(timm_model)
     return {"hf-vits": ours, "timm": timm_model, "transformers": to_transformers_model(ours)}
+
+
+def build_baseline_models(variant: str) -> dict[str, nn.Module]:
+    """Our model of `variant` (random weights) and the plain models it is measured against."""
+    from hf_vits import create_model
+
+    torch.manual_seed(0)
+    models = {"hf-vits": create_model(variant).eval()}
+    for name in BASELINES[variant]:
+        models[name] = BASELINE_MODELS[name]().eval()
+    return models
+
+
+def count_gflops(model: nn.Module, pixel_values: torch.Tensor) -> float:
+    """GFLOPs of one forward of `model` per image of `pixel_values` (a multiply-add counts 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        _logits(model, pixel_values)
+    return counter.get_total_flops() / pixel_values.shape[0] / 1e9
+
+
+def _resolution(config) -> tuple[int, int]:
+    size = getattr(config, "image_size", 224)
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def _logits(model: nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -111,19 +159,27 @@ def _peak_memory_mib(run: Callable[[], object], device: torch.device) -> float:
 def measure_variant(
     variant: str, batch_size: int, rounds: int, device: torch.device, dtype: torch.dtype
 ) -> list[Measurement]:
-    """Time every implementation of `variant`, interleaved, and measure its peak memory."""
-    models = build_same_weight_models(variant)
+    """Time every implementation of `variant`, interleaved, and measure its peak memory and FLOPs."""
+    baseline = variant in BASELINES
+    models = build_baseline_models(variant) if baseline else build_same_weight_models(variant)
+    for name, derive in DERIVED_IMPLEMENTATIONS.get(variant, {}).items():
+        models[name] = derive(models["hf-vits"])
     for model in models.values():
         model.to(device=device, dtype=dtype).eval()
-    resolution = models["hf-vits"].config.image_size_pair
+    resolution = _resolution(models["hf-vits"].config)
     generator = torch.Generator().manual_seed(0)
     pixel_values = torch.randn(batch_size, 3, *resolution, generator=generator).to(device=device, dtype=dtype)
+    gflops = {name: count_gflops(model, pixel_values[:1]) for name, model in models.items()}
 
-    reference = list(models)[1]
+    # The reference of the logit column: timm (else transformers) for a pairing; our own model against baselines,
+    # which compute other functions (only our derived implementations are compared then).
+    reference = "hf-vits" if baseline else next(name for name in models if not name.startswith("hf-vits"))
     with torch.inference_mode():
         reference_logits = _logits(models[reference], pixel_values).float()
         differences = {
-            name: (_logits(model, pixel_values).float() - reference_logits).abs().max().item()
+            name: None
+            if baseline and not name.startswith("hf-vits")
+            else (_logits(model, pixel_values).float() - reference_logits).abs().max().item()
             for name, model in models.items()
         }
         names = list(models)
@@ -148,28 +204,33 @@ def measure_variant(
             images_per_second=batch_size / statistics.median(timings[name]),
             peak_memory_mib=memory[name],
             max_abs_logit_diff=differences[name],
+            gflops_per_image=gflops[name],
         )
         for name in names
     ]
 
 
 def format_table(measurements: list[Measurement], header: str) -> str:
-    """A Markdown table with throughput and memory ratios of ours against the faster peer."""
+    """A Markdown table with the throughput and memory of each of ours as ratios to the faster peer."""
     lines = [
         header,
         "",
-        "| variant | implementation | images/s | peak MiB | max abs Δlogits vs reference | speed vs faster peer |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| variant | implementation | images/s | peak MiB | GFLOPs/image | GFLOP/s | max abs Δlogits vs reference "
+        "| speed vs faster peer | memory vs faster peer |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for variant in dict.fromkeys(m.variant for m in measurements):
         rows = [m for m in measurements if m.variant == variant]
-        ours = next(m for m in rows if m.implementation == "hf-vits")
-        fastest_peer = max((m for m in rows if m.implementation != "hf-vits"), key=lambda m: m.images_per_second)
+        fastest_peer = max((m for m in rows if not m.ours), key=lambda m: m.images_per_second)
         for m in rows:
-            ratio = f"**{ours.images_per_second / fastest_peer.images_per_second:.3f}x**" if m is ours else ""
+            speed = memory = ""
+            if m.ours:
+                speed = f"**{m.images_per_second / fastest_peer.images_per_second:.3f}x**"
+                memory = f"{m.peak_memory_mib / fastest_peer.peak_memory_mib:.2f}x"
+            difference = "n/a (other model)" if m.max_abs_logit_diff is None else f"{m.max_abs_logit_diff:.1e}"
             lines.append(
                 f"| {variant} | {m.implementation} | {m.images_per_second:.2f} | {m.peak_memory_mib:.1f} "
-                f"| {m.max_abs_logit_diff:.1e} | {ratio} |"
+                f"| {m.gflops_per_image:.2f} | {m.achieved_gflops_per_second:.1f} | {difference} | {speed} | {memory} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -187,9 +248,10 @@ def run_benchmark(
     import transformers
 
     variants = models or list(DEFAULT_MODELS)
-    unknown = [v for v in variants if v not in PAIRINGS]
+    unknown = [v for v in variants if v not in PAIRINGS and v not in BASELINES]
     if unknown:
-        raise ValueError(f"No benchmark pairing for {unknown}; available: {', '.join(PAIRINGS)}.")
+        available = ", ".join([*PAIRINGS, *BASELINES])
+        raise ValueError(f"No benchmark pairing for {unknown}; available: {available}.")
     if dtype not in DTYPES:
         raise ValueError(f"Unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}.")
     torch_device = torch.device(device)
@@ -204,8 +266,10 @@ def run_benchmark(
         f"## Inference, {device} {dtype}, batch {batch_size}, median of {rounds} interleaved batches\n\n"
         f"{hardware}, {torch.get_num_threads()} threads; torch {torch.__version__}, timm {timm.__version__}, "
         f"transformers {transformers.__version__}; each implementation's default attention. "
-        "Reference of the logit column: timm, or transformers where timm has no such model. "
-        "Peak MiB: torch allocations during one forward above those before it."
+        "Reference of the logit column: timm, or transformers where timm has no such model; models measured "
+        "against plain baselines compute another function (n/a). "
+        "Peak MiB: torch allocations during one forward above those before it. "
+        "GFLOPs: PyTorch's FLOP counter, one image, a multiply-add counting 2."
     )
     table = format_table(measurements, header)
     print(table)
