@@ -12,16 +12,25 @@ i_x} (Sec. 3.1.1): separate learned height and width embeddings, shared across h
 relative-to-absolute indexing trick of the paper's appendix. The relative logits are the additive mask of standard
 scaled dot-product attention, which runs through transformers' attention interface.
 
-In AA-ResNets (Sec. 4.1), every 3x3 convolution of the residual blocks of the last three stages is augmented with
-kappa = 2 upsilon = 0.2 and N_h = 8, and the augmented convolution is followed by the block's BatchNorm. In the first
-augmented stage the attention sees its input average-pooled (3x3, stride 2) and its output is upsampled bilinearly
-(Sec. 3.2, "to reduce the memory footprint"). A strided augmented convolution (the first block of a stage, stride on
-the 3x3 convolution as in torchvision's ResNet) average-pools the attention's input to the output resolution.
+In AA-ResNets (Sec. 4, ImageNet classification with ResNets), every 3x3 convolution of the residual blocks of the
+last three stages is augmented with kappa = 2 upsilon = 0.2 and N_h = 8, and the augmented convolution is followed by
+the block's BatchNorm. In the first augmented stage the attention sees its input average-pooled (3x3, stride 2) and
+its output is upsampled bilinearly, to save memory (Sec. 3.2). A strided augmented convolution (the first block of a
+stage, stride on the 3x3 convolution as in torchvision's ResNet) average-pools the attention's input to the output
+resolution.
 
 The trunk is torchvision's ResNet with its parameter names (`conv1`, `bn1`, `layer1` .. `layer4`, blocks with `conv1`
 .. `bn3` and `downsample`); an augmented convolution is the block's `conv1`/`conv2` module, holding the 3x3
 convolution as `convolution`, the query/key/value projection as `qkv`, W^O as `output_projection` and the relative
 embeddings as `relative_height` and `relative_width`.
+
+ImageNet ResNet weights (`hf-vits convert torchvision:resnet50 OUT --variant aa-resnet-50`, or `timm:resnet50`):
+every weight of the source ResNet goes to the same name here, except that an augmented convolution's 3x3
+convolution takes the first F_out - d_v filters of the source's (its output channels are then exactly the source's
+first F_out - d_v); the source's last d_v filters, which attention replaces, are dropped, and the attention starts
+from its initialisation. The BatchNorm after it keeps all the source's channels. Such a model is a warm start, not
+the source ResNet: its features differ through the attention channels. With no augmented stage
+(`augmented_stages=[False] * 4`) the model is a ResNet and computes the source's features exactly.
 """
 
 from __future__ import annotations
