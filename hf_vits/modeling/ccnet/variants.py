@@ -4,8 +4,8 @@
 Its figures are not ImageNet's: the parameters are counted on the authors' code (`networks/ccnet.py`, ResNet-101
 with the deep stem and the RCCA head, 19 classes, the auxiliary head included); 769 px is the side of the training
 crops. The paper reports no ImageNet accuracy and no FLOPs for the whole model, so those columns are empty; its
-Cityscapes result for this model is 79.74% mIoU on the validation set with R = 2, single-scale testing (the
-authors' README, for their released checkpoint; 81.4% in the paper's Table 7 with multi-scale testing)."""
+Cityscapes result for this model is 79.74% mIoU on the validation set and 79.01% on the test set with R = 2 and
+single-scale testing (the authors' README, for their released checkpoint)."""
 
 # The evaluation transform of `ZooCCNetForImageClassification`, which starts from torchvision's or timm's ImageNet
 # ResNets: the shorter side to 256 (bilinear), the 224x224 centre, ImageNet's mean and std on 0..1 pixels.
