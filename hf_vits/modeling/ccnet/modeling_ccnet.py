@@ -61,38 +61,41 @@ class ZooCCNetDropPath(nn.Module):
         return f"p={self.drop_prob}"
 
 
+# Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalBottleneck with NonLocal->CCNet
 class ZooCCNetBottleneck(GradientCheckpointingLayer):
-    """torchvision's bottleneck (1x1, 3x3 with the stride, 1x1; BatchNorm and ReLU), its 3x3 convolution dilated
-    in the dilated stages, and a projection shortcut (`downsample`) where the shape changes."""
+    """torchvision's Bottleneck ("ResNet v1.5", as timm's): 1x1 reduction to a quarter of the output channels,
+    3x3 convolution carrying the stride (and any dilation), 1x1 expansion, each with BatchNorm, and a 1x1 strided
+    convolution with BatchNorm (`downsample`) on the shortcut when the shape changes."""
+
+    expansion = 4
 
     def __init__(
         self,
-        config: ZooCCNetConfig,
         in_channels: int,
         out_channels: int,
-        stride: int,
-        dilation: int,
-        drop_path_rate: float,
+        stride: int = 1,
+        drop_path_rate: float = 0.0,
+        batch_norm_eps: float = 1e-5,
+        dilation: int = 1,
     ):
         super().__init__()
-        width = out_channels // 4
-        eps = config.batch_norm_eps
+        width = out_channels // self.expansion
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width, eps=eps)
+        self.bn1 = nn.BatchNorm2d(width, eps=batch_norm_eps)
         self.conv2 = nn.Conv2d(
             width, width, kernel_size=3, stride=stride, padding=dilation, dilation=dilation, bias=False
         )
-        self.bn2 = nn.BatchNorm2d(width, eps=eps)
+        self.bn2 = nn.BatchNorm2d(width, eps=batch_norm_eps)
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_channels, eps=eps)
-        self.relu = nn.ReLU()
-        self.drop_path = ZooCCNetDropPath(drop_path_rate)
+        self.bn3 = nn.BatchNorm2d(out_channels, eps=batch_norm_eps)
+        self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels, eps=eps),
+                nn.BatchNorm2d(out_channels, eps=batch_norm_eps),
             )
+        self.drop_path = ZooCCNetDropPath(drop_path_rate)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         shortcut = hidden_states if self.downsample is None else self.downsample(hidden_states)
@@ -266,11 +269,8 @@ class ZooCCNetModel(ZooCCNetPreTrainedModel):
             stride = 1 if stage == 0 or dilation > 1 else 2
             blocks = []
             for index in range(depth):
-                blocks.append(
-                    ZooCCNetBottleneck(
-                        config, in_channels, out_channels, stride if index == 0 else 1, dilation, rates.pop(0)
-                    )
-                )
+                block_stride = stride if index == 0 else 1
+                blocks.append(ZooCCNetBottleneck(in_channels, out_channels, block_stride, rates.pop(0), eps, dilation))
                 in_channels = out_channels
             self.add_module(f"layer{stage + 1}", nn.Sequential(*blocks))
         self.rcca = ZooCCNetCrissCrossAttention(config, config.hidden_size) if add_criss_cross_attention else None
