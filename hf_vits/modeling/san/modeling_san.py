@@ -74,6 +74,8 @@ def reflection_pad(maps: torch.Tensor, padding: int) -> torch.Tensor:
     is defined, padding < H and W)."""
     if padding == 0:
         return maps
+    if padding < min(maps.shape[-2:]):
+        return nn.functional.pad(maps, (padding, padding, padding, padding), mode="reflect")
     rows = reflection_indices(maps.shape[-2], padding, maps.device)
     columns = reflection_indices(maps.shape[-1], padding, maps.device)
     return maps.index_select(-2, rows).index_select(-1, columns)
