@@ -1,6 +1,6 @@
-"""T2T-ViT's named variants: config kwargs and the figures of the authors' README (yitu-opensource/T2T-ViT, "T2T-ViT
-Models" and the lite-variant table), which are those of Yuan et al. 2021, Tables 3 and 4, with the updated T2T-ViT-14
-results of 2021/03/11.
+"""T2T-ViT's named variants: config kwargs and the figures of the authors' README (yitu-opensource/T2T-ViT, the
+"T2T-ViT Models" table, with the T2T-ViT-14 results updated on 2021/03/11, and the table of the three lite variants),
+for the checkpoints released there.
 
 The compute figure is the authors' "MACs" column: billions of multiply-accumulates, not of floating-point operations
 (one MAC is two FLOPs); the T2T-ViT_t models cost more than their Performer twins by the softmax attention over the
