@@ -122,8 +122,7 @@ def relative_to_absolute(logits: torch.Tensor) -> torch.Tensor:
 def relative_logits_1d(query: torch.Tensor, relative_embeddings: torch.Tensor) -> torch.Tensor:
     """The relative logits along the last spatial axis: query (batch, heads, A, L, dim) and embeddings (2L - 1, dim)
     -> (batch, heads, A, L, L), entry [.., a, i, j] = query[.., a, i] . r_{j - i}."""
-    logits = torch.einsum("bnald,md->bnalm", query, relative_embeddings)
-    return relative_to_absolute(logits)
+    return relative_to_absolute(query @ relative_embeddings.transpose(0, 1))
 
 
 def relative_position_logits(
@@ -231,12 +230,13 @@ class ZooAANetAugmentedConv(nn.Module):
         key = self._heads(key, self.key_dim_per_head)
         value = self._heads(value, self.value_dim // self.num_heads)
 
-        # The relative logits enter the softmax with the content logits, both scaled by d_k^h ** -0.5.
+        # The relative logits enter the softmax with the content logits, both scaled by d_k^h ** -0.5 (applied to the
+        # small embedding tables rather than to the queries).
         relative_logits = None
         if self.relative_height is not None:
             relative_height, relative_width = self._relative_embeddings(height, width)
             relative_logits = relative_position_logits(
-                query * self.scaling, relative_height, relative_width, height, width
+                query, relative_height * self.scaling, relative_width * self.scaling, height, width
             )
 
         # Fused kernels (sdpa, flash) never materialise the probabilities, so they are asked of eager alone.
@@ -244,6 +244,15 @@ class ZooAANetAugmentedConv(nn.Module):
         if not output_attentions:
             attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
                 self.config._attn_implementation, eager_attention_forward
+            )
+        value_dim_per_head = value.shape[-1]
+        if attention_interface is not eager_attention_forward:
+            # Fused kernels (PyTorch's CPU flash attention, FlashAttention) need one head size for queries, keys
+            # and values; zeros pad the smaller ones (they change no logit and add only zero output channels),
+            # which is several times faster than the unfused fallback.
+            head_dim = max(self.key_dim_per_head, value_dim_per_head)
+            query, key, value = (
+                nn.functional.pad(states, (0, head_dim - states.shape[-1])) for states in (query, key, value)
             )
         attn_output, attn_weights = attention_interface(
             self,
@@ -254,6 +263,7 @@ class ZooAANetAugmentedConv(nn.Module):
             dropout=self.config.attention_probs_dropout_prob if self.training else 0.0,
             scaling=self.scaling,
         )
+        attn_output = attn_output[..., :value_dim_per_head]
         # (batch, H * W, heads, head_dim) -> (batch, d_v, H, W), heads concatenated channel-wise.
         attn_output = attn_output.reshape(batch, height, width, self.value_dim).permute(0, 3, 1, 2)
         attn_output = self.output_projection(attn_output)
