@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from battery import LABELS, ArchitectureBattery, ArchitectureSpec
+from PIL import Image
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from transformers import AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation, pipeline
@@ -482,3 +483,17 @@ def test_segmenter_remote_code(saved_segmenter, chelsea, tmp_path):
     assert report["labels"] == local_labels
     remote = torch.load(tmp_path / "remote.pt", weights_only=True)
     torch.testing.assert_close(remote["logits"], expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_processor_takes_any_image_mode(chelsea, mode):
+    """Grayscale, alpha, palette and 16-bit photos become RGB (a 16-bit photo reads as its 8-bit twin)."""
+    image = chelsea.convert("L") if mode == "I;16" else chelsea.convert(mode)
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
+        twin = chelsea.convert("L").convert("RGB")
+    else:
+        twin = image.convert("RGB")
+    for processor in (ZooCCNetImageProcessor(), ZooCCNetImageProcessorPil()):
+        pixel_values = processor(image, return_tensors="pt").pixel_values
+        torch.testing.assert_close(pixel_values, processor(twin, return_tensors="pt").pixel_values, atol=1e-4, rtol=0)
