@@ -67,7 +67,8 @@ def measure(side: int, channels: int, rounds: int) -> str:
         f"## One criss-cross attention at {side}x{side}, {channels} channels (queries and keys {channels // 8}), "
         f"batch 1, CPU fp32\n\n"
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-        f"median of {rounds} runs, load average {os.getloadavg()[0]:.1f} at the start. Peak MiB: torch allocations during one call above those before it. "
+        f"median of {rounds} runs, load average {os.getloadavg()[0]:.1f} at the start. "
+        "Peak MiB: torch allocations during one call above those before it. "
         f"The largest tensor: criss-cross {positions * 2 * side:,} energies (HW x (H + W)), dense "
         f"{positions**2:,} (HW x HW).\n"
     )
