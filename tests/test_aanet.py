@@ -12,9 +12,11 @@ import torch
 import torchvision
 from battery import ArchitectureBattery, ArchitectureSpec, sharpen
 from torch import nn
+from transformers import AutoBackbone
 
 import hf_vits
 from hf_vits import (
+    ZooAANetBackbone,
     ZooAANetConfig,
     ZooAANetForImageClassification,
     ZooAANetImageProcessor,
@@ -99,6 +101,7 @@ AANET = AANetSpec(
         ("attention_probs_dropout_prob", {"attention_probs_dropout_prob": -0.1}),
         ("drop_path_rate", {"drop_path_rate": 1.0}),
         ("classifier_dropout_prob", {"classifier_dropout_prob": 2.0}),
+        ("out_features", {"out_features": ["stage5"]}),
     ),
     round_trip_overrides={
         "image_size": (64, 48),
@@ -116,6 +119,7 @@ AANET = AANetSpec(
         "classifier_dropout_prob": 0.2,
     },
     deep_config_overrides={"depths": [2, 2, 2, 1]},
+    extra_auto_classes={"AutoBackbone": ZooAANetBackbone},
 )
 
 
@@ -268,6 +272,36 @@ def test_relative_logits_can_be_switched_off():
     assert not any("relative" in name for name, _ in model.named_parameters())
 
 
+def test_backbone_returns_the_stage_maps():
+    config = AANET.config(out_features=["stem", "stage2", "stage4"])
+    assert config.out_indices == [0, 2, 4]
+    torch.manual_seed(0)
+    backbone = AutoBackbone.from_config(config).eval()
+    assert type(backbone) is ZooAANetBackbone and backbone.channels == [8, 32, 64]
+    pixel_values = AANET.pixel_values(config)
+    with torch.no_grad():
+        outputs = backbone(pixel_values, output_hidden_states=True, output_attentions=True)
+        expected = backbone.aanet(pixel_values, output_hidden_states=True, output_attentions=True)
+    assert [tuple(f.shape) for f in outputs.feature_maps] == [(2, 8, 16, 16), (2, 32, 8, 8), (2, 64, 2, 2)]
+    for feature_map, index in zip(outputs.feature_maps, config.out_indices, strict=True):
+        torch.testing.assert_close(feature_map, expected.hidden_states[index])
+    assert len(outputs.hidden_states) == 5 and len(outputs.attentions) == 3
+    with torch.no_grad():
+        assert backbone(pixel_values).hidden_states is None
+
+
+def test_backbone_loads_a_classifier_checkpoint(tmp_path):
+    model = AANET.model()
+    model.save_pretrained(tmp_path)
+    backbone, info = ZooAANetBackbone.from_pretrained(tmp_path, out_features=["stage4"], output_loading_info=True)
+    assert not info["missing_keys"] and set(info["unexpected_keys"]) == {"classifier.weight", "classifier.bias"}
+    pixel_values = AANET.pixel_values(model.config)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            backbone.eval()(pixel_values).feature_maps[0], model.aanet(pixel_values).last_hidden_state
+        )
+
+
 # ------------------------------------------------------------------------------------------- the paper's models
 
 
@@ -311,8 +345,9 @@ def _randomise_batch_norms(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-# The ResNets of torchvision and timm at full width, with one or two blocks per stage to keep the tests fast; our
-# config takes the same depths.
+# The ResNets of torchvision and timm at full width, with one or two blocks per stage to keep the tests fast (our
+# config takes the same depths): torchvision's resnet18 and timm's resnet34 layout (basic blocks), both libraries'
+# resnet50 layout (bottlenecks).
 SOURCES = {
     "torchvision-resnet18": (lambda: torchvision.models.resnet18(weights=None), "aa-resnet-34", [2, 2, 2, 2]),
     "torchvision-resnet50": (
@@ -325,7 +360,11 @@ SOURCES = {
         "aa-resnet-50",
         [1, 2, 1, 1],
     ),
-    "timm-resnet34": (lambda: timm.create_model("resnet34", pretrained=False), "aa-resnet-34", None),
+    "timm-resnet34": (
+        lambda: timm.models.resnet.ResNet(block=timm.models.resnet.BasicBlock, layers=[2, 1, 1, 1]),
+        "aa-resnet-34",
+        [2, 1, 1, 1],
+    ),
 }
 
 

@@ -5,6 +5,7 @@ from .configuration_aanet import ZooAANetConfig
 from .image_processing_aanet import ZooAANetImageProcessor, ZooAANetImageProcessorPil
 from .modeling_aanet import (
     ZooAANetAugmentedConv,
+    ZooAANetBackbone,
     ZooAANetForImageClassification,
     ZooAANetModel,
     ZooAANetPreTrainedModel,
@@ -14,6 +15,7 @@ from .variants import VARIANTS
 __all__ = [
     "VARIANTS",
     "ZooAANetAugmentedConv",
+    "ZooAANetBackbone",
     "ZooAANetConfig",
     "ZooAANetForImageClassification",
     "ZooAANetImageProcessor",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-from transformers import PreTrainedConfig
+from transformers import BackboneConfigMixin, PreTrainedConfig
 
 LAYER_TYPES = ("bottleneck", "basic")
 DIM_ROUNDINGS = ("nearest", "up")
 
 
-class ZooAANetConfig(PreTrainedConfig):
+class ZooAANetConfig(BackboneConfigMixin, PreTrainedConfig):
     r"""
     Configuration of a [`ZooAANetModel`]: a torchvision-layout ResNet whose 3x3 convolutions, in the stages named by
     `augmented_stages`, are attention-augmented convolutions. The defaults give AA-ResNet-50 at 224 px.
@@ -65,6 +65,11 @@ class ZooAANetConfig(PreTrainedConfig):
             without it).
         classifier_dropout_prob (`float`, defaults to 0.0):
             Dropout on the pooled features before the classifier.
+        out_features (`list[str]`, *optional*):
+            Stages [`ZooAANetBackbone`] returns, among `"stem"` (after the max-pool), `"stage1"` .. `"stage4"`
+            (default: the last stage).
+        out_indices (`list[int]`, *optional*):
+            The same stages by index into `stage_names`.
     """
 
     model_type = "hfvits_aanet"
@@ -90,6 +95,8 @@ class ZooAANetConfig(PreTrainedConfig):
         attention_probs_dropout_prob: float = 0.0,
         drop_path_rate: float = 0.0,
         classifier_dropout_prob: float = 0.0,
+        out_features: list[str] | None = None,
+        out_indices: list[int] | None = None,
         **kwargs,
     ):
         height, width = _as_pair(image_size, "image_size")
@@ -161,8 +168,11 @@ class ZooAANetConfig(PreTrainedConfig):
         self.classifier_dropout_prob = classifier_dropout_prob
         # Derived, for code that reads the width of the image representation (pooler_output) from the config.
         kwargs.pop("hidden_size", None)
+        kwargs.pop("stage_names", None)
         self.hidden_size = self.hidden_sizes[-1]
+        self.stage_names = ["stem"] + [f"stage{index}" for index in range(1, len(self.depths) + 1)]
         super().__init__(**kwargs)
+        self.set_output_features_output_indices(out_features=out_features, out_indices=out_indices)
         for stage, augmented in enumerate(self.augmented_stages):
             filters = self.conv_widths[stage]
             if augmented and self.attention_dims(filters)[1] >= filters:

@@ -40,11 +40,11 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import BackboneMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutputWithPooling, ImageClassifierOutput
+from transformers.modeling_outputs import BackboneOutput, BaseModelOutputWithPooling, ImageClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .configuration_aanet import ZooAANetConfig
@@ -439,6 +439,7 @@ class ZooAANetPreTrainedModel(PreTrainedModel):
     _remote_auto_classes = {
         "AutoModel": "ZooAANetModel",
         "AutoModelForImageClassification": "ZooAANetForImageClassification",
+        "AutoBackbone": "ZooAANetBackbone",
     }
 
     @torch.no_grad()
@@ -536,6 +537,20 @@ class ZooAANetModel(ZooAANetPreTrainedModel):
     def get_input_embeddings(self) -> nn.Conv2d:
         return self.conv1
 
+    def forward_stages(
+        self, pixel_values: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
+        """(the stem's output map and each stage's, every augmented convolution's attention maps)."""
+        pixel_values = pixel_values.to(self.conv1.weight.dtype)
+        maps = [self.maxpool(self.activation(self.bn1(self.conv1(pixel_values))))]
+        attentions = ()
+        for stage in self.stages:
+            hidden_states, stage_attentions = stage(maps[-1], output_attentions)
+            maps.append(hidden_states)
+            attentions += stage_attentions
+        return maps, attentions
+
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalModel.forward
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -551,26 +566,19 @@ class ZooAANetModel(ZooAANetPreTrainedModel):
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
 
-        pixel_values = pixel_values.to(self.conv1.weight.dtype)
-        hidden_states = self.maxpool(self.activation(self.bn1(self.conv1(pixel_values))))
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
-        for stage in self.stages:
-            hidden_states, attentions = stage(hidden_states, output_attentions)
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            if output_attentions:
-                all_attentions += attentions
-        pooled_output = self.pooler(hidden_states).flatten(1)
+        maps, attentions = self.forward_stages(pixel_values, output_attentions)
+        last_hidden_state = maps[-1]
+        pooled_output = self.pooler(last_hidden_state).flatten(1)
+        hidden_states = tuple(maps) if output_hidden_states else None
+        attentions = attentions if output_attentions else None
 
         if not return_dict:
-            extras = (all_hidden_states, all_attentions)
-            return (hidden_states, pooled_output) + tuple(x for x in extras if x is not None)
+            return (last_hidden_state, pooled_output) + tuple(x for x in (hidden_states, attentions) if x is not None)
         return BaseModelOutputWithPooling(
-            last_hidden_state=hidden_states,
+            last_hidden_state=last_hidden_state,
             pooler_output=pooled_output,
-            hidden_states=all_hidden_states,
-            attentions=all_attentions,
+            hidden_states=hidden_states,
+            attentions=attentions,
         )
 
 
@@ -612,11 +620,51 @@ class ZooAANetForImageClassification(ZooAANetPreTrainedModel):
         )
 
 
+class ZooAANetBackbone(BackboneMixin, ZooAANetPreTrainedModel):
+    """The AA-ResNet as a backbone for detection and segmentation heads (transformers' backbone API; the paper's COCO
+    RetinaNets use one): the maps of the stages named in `config.out_features`, each (batch, C_i, H_i, W_i), "stem"
+    being the output of the stem's max-pool."""
+
+    def __init__(self, config: ZooAANetConfig):
+        super().__init__(config)
+        self.num_features = [config.embedding_size, *config.hidden_sizes]
+        self.aanet = ZooAANetModel(config)
+        self.post_init()
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BackboneOutput | tuple:
+        _check_pixel_values(pixel_values, self.config.num_channels)
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+
+        maps, attentions = self.aanet.forward_stages(pixel_values, output_attentions)
+        feature_maps = tuple(
+            stage_map for stage, stage_map in zip(self.stage_names, maps, strict=True) if stage in self.out_features
+        )
+        hidden_states = tuple(maps) if output_hidden_states else None
+        attentions = attentions if output_attentions else None
+
+        if not return_dict:
+            return (feature_maps,) + tuple(x for x in (hidden_states, attentions) if x is not None)
+        return BackboneOutput(feature_maps=feature_maps, hidden_states=hidden_states, attentions=attentions)
+
+
 ZooAANetModel.register_for_auto_class("AutoModel")
 ZooAANetForImageClassification.register_for_auto_class("AutoModelForImageClassification")
+ZooAANetBackbone.register_for_auto_class("AutoBackbone")
 
 __all__ = [
     "ZooAANetAugmentedConv",
+    "ZooAANetBackbone",
     "ZooAANetForImageClassification",
     "ZooAANetModel",
     "ZooAANetPreTrainedModel",
