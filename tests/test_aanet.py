@@ -444,3 +444,29 @@ def test_the_adapter_is_declared_and_not_exact():
     assert torch.equal(adapted["aanet.layer2.0.conv2.convolution.weight"], source[: width - 2])
     assert adapter.adapt(model, "aanet.layer2.0.conv2.bias", source) is None
     assert adapter.adapt(model, "aanet.layer1.0.conv2.weight", source) is None
+
+
+def test_convert_a_torchvision_checkpoint_into_aa_resnet_50(tmp_path, caplog):
+    """`hf-vits convert torchvision:resnet50 OUT --variant aa-resnet-50`: the source's weights where they fit, the
+    feature comparison skipped (an AA-ResNet is not the source ResNet) and said so."""
+    from safetensors.torch import save_file
+
+    from hf_vits.conversion import load_source
+
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet50(weights=None, num_classes=7)
+    checkpoint = tmp_path / "resnet50.safetensors"
+    save_file(resnet.state_dict(), str(checkpoint))
+    with caplog.at_level("WARNING"):
+        converted = load_source("torchvision:resnet50", checkpoint=checkpoint, variant="aa-resnet-50")
+    assert converted.max_abs_diff is None
+    assert "is not the source ResNet" in caplog.text
+    model = converted.model
+    assert type(model) is ZooAANetForImageClassification and model.config.num_labels == 7
+    ours = model.state_dict()
+    torch.testing.assert_close(ours["classifier.weight"], resnet.fc.weight, atol=0, rtol=0)
+    torch.testing.assert_close(ours["aanet.layer1.0.conv2.weight"], resnet.layer1[0].conv2.weight, atol=0, rtol=0)
+    torch.testing.assert_close(
+        ours["aanet.layer3.5.conv2.convolution.weight"], resnet.layer3[5].conv2.weight[: 256 - 24], atol=0, rtol=0
+    )
+    torch.testing.assert_close(ours["aanet.layer3.5.bn2.running_var"], resnet.layer3[5].bn2.running_var, atol=0, rtol=0)
