@@ -17,7 +17,7 @@ from transformers import AutoModelForSemanticSegmentation
 
 import hf_vits
 from hf_vits import ZooCCNetConfig, ZooCCNetForImageClassification, ZooCCNetForSemanticSegmentation
-from hf_vits.conversion import ConversionError, convert, load_resnet_trunk
+from hf_vits.conversion import ConversionError, convert, load_resnet, load_resnet_trunk
 from hf_vits.conversion.ccnet import ccnet_key_table, convert_state_dict
 from hf_vits.modeling.ccnet.modeling_ccnet import ZooCCNetCrissCrossAttention
 
@@ -330,3 +330,25 @@ def test_trunk_attention_starts_as_identity():
     model = ZooCCNetForImageClassification(ZooCCNetConfig(**TINY))
     gammas = [m.gamma.item() for m in model.modules() if isinstance(m, ZooCCNetCrissCrossAttention)]
     assert gammas == [0.0]
+
+
+def test_timm_resnet101s_into_the_segmenter(tmp_path):
+    """`hf-vits convert timm:resnet101s OUT --variant ccnet-resnet101`: timm's ResNet-101 with the 64-64-128 deep
+    stem is the authors' trunk; converted, the segmenter is exactly the variant (Cityscapes classes, dilations, fresh
+    heads) and its trunk, undilated, computes timm's features."""
+    torch.manual_seed(0)
+    resnet = randomize_statistics(timm.create_model("resnet101s", pretrained=False))
+    path = tmp_path / "resnet101s.pth"
+    torch.save(resnet.state_dict(), path)
+    converted = load_resnet("timm", "resnet101s", "ccnet-resnet101", checkpoint=path)
+    model = converted.model
+    assert type(model) is ZooCCNetForSemanticSegmentation
+    assert model.config.to_diff_dict() == hf_vits.create_config("ccnet-resnet101").to_diff_dict()
+    assert converted.max_abs_diff is not None and converted.max_abs_diff < 1e-5
+    ours = model.state_dict()
+    torch.testing.assert_close(ours["ccnet.conv3.weight"], resnet.state_dict()["conv1.6.weight"], atol=0, rtol=0)
+    torch.testing.assert_close(ours["ccnet.bn3.running_var"], resnet.state_dict()["bn1.running_var"], atol=0, rtol=0)
+    torch.testing.assert_close(
+        ours["ccnet.layer3.22.conv2.weight"], resnet.state_dict()["layer3.22.conv2.weight"], atol=0, rtol=0
+    )
+    assert model.ccnet.layer4[0].conv2.dilation == (4, 4)

@@ -12,17 +12,33 @@ Two things differ beyond names:
   `num_batches_tracked`, which starts at 0.
 - The authors feed BGR images (OpenCV) minus a BGR mean; our processors give RGB minus the same means in RGB order,
   so the first convolution's input channels are reordered from BGR to RGB.
+
+The segmenter also starts, as the paper's does, from an ImageNet ResNet (`load_resnet_segmenter`, behind
+`hf-vits convert timm:<resnet> OUT --variant ccnet-resnet101`): the trunk takes the source's weights and stem (timm's
+deep stem, or the 7x7 stem of torchvision's and timm's plain ResNets), the heads start fresh. The check runs the trunk
+undilated, where it must compute the source's features exactly.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from transformers import PreTrainedConfig
 
-from ..modeling.ccnet import ZooCCNetConfig, ZooCCNetForSemanticSegmentation
+from ..modeling.ccnet import ZooCCNetConfig, ZooCCNetForSemanticSegmentation, ZooCCNetModel
 from ..registry import create_config, create_image_processor
-from .common import ConversionError, ConvertedModel, KeyRule, KeyTable
+from .common import (
+    ConversionError,
+    ConvertedModel,
+    KeyRule,
+    KeyTable,
+    check_tolerance,
+    eval_mode,
+    random_pixel_values,
+)
 from .from_timm import label_kwargs
+from .resnet import build_resnet, load_resnet_trunk, resnet_features
 
 REPOSITORY = "speedinghzl/CCNet"
 # Their classifier, whose first dimension is the number of classes.
@@ -103,3 +119,41 @@ def convert_original_state_dict(
     if not isinstance(config, ZooCCNetConfig):
         raise ConversionError(f"{variant!r} is not a CCNet variant.")
     return ConvertedModel(convert_state_dict(config, state_dict, source_name), create_image_processor(variant))
+
+
+def _source_stem(state_dict: dict[str, torch.Tensor]) -> dict:
+    """The stem fields of a ResNet state dict: timm's deep stem (`conv1.0`, ...) or the plain 7x7 one."""
+    if "conv1.0.weight" in state_dict:
+        return {"stem_type": "deep", "embedding_size": state_dict["conv1.0.weight"].shape[0]}
+    return {"stem_type": "standard", "embedding_size": state_dict["conv1.weight"].shape[0]}
+
+
+def verify_trunk_against_resnet(model: ZooCCNetForSemanticSegmentation, resnet: torch.nn.Module) -> float:
+    """The largest |Δ| between the source ResNet's last-stage features and our trunk's, run undilated (the same
+    weights; dilation only spaces the 3x3 taps) on an input whose stem map has an odd side, where the deep stem's
+    ceil-mode pool and timm's agree. A ConversionError above the tolerance."""
+    config = model.config
+    undilated = ZooCCNetConfig(**{**config.to_dict(), "dilations": [1] * config.num_stages})
+    with torch.device("meta"):
+        twin = ZooCCNetModel(undilated, add_criss_cross_attention=False)
+    twin.load_state_dict(model.ccnet.state_dict(), strict=True, assign=True)
+    pixel_values = random_pixel_values(config.num_channels, 226, 226)
+    with eval_mode(twin, resnet), torch.no_grad():
+        max_abs_diff = (twin(pixel_values).last_hidden_state - resnet_features(resnet, pixel_values)).abs().max().item()
+    check_tolerance(max_abs_diff, f"the source ResNet ({type(resnet).__name__})")
+    return max_abs_diff
+
+
+def load_resnet_segmenter(
+    kind: str, name: str, variant: str, checkpoint: str | Path | None = None, verify: bool = True
+) -> ConvertedModel:
+    """The segmenter of `variant` (its classes, dilations and heads) whose trunk carries the weights and the stem of
+    the `kind` (timm or torchvision) ResNet `name`; its heads start fresh, its RCCA at the identity."""
+    resnet, state_dict = build_resnet(kind, name, checkpoint)
+    model = ZooCCNetForSemanticSegmentation(create_config(variant, **_source_stem(state_dict))).eval()
+    source = f"{kind}:{name}" if checkpoint is None else f"checkpoint {checkpoint}"
+    unused = load_resnet_trunk(model, state_dict, source)
+    if sorted(unused) != ["fc.bias", "fc.weight"]:
+        raise ConversionError(f"{source}: expected only the ImageNet classifier `fc` to go unused, not {unused}.")
+    max_abs_diff = verify_trunk_against_resnet(model, resnet) if verify else None
+    return ConvertedModel(model, create_image_processor(variant), max_abs_diff)
