@@ -432,9 +432,9 @@ class ZooAANetPreTrainedModel(PreTrainedModel):
     input_modalities = ("image",)
     supports_gradient_checkpointing = True
     _no_split_modules = ["ZooAANetStage"]
+    # The relative logits are an additive mask that differs per head: sdpa and eager take it; transformers' flex
+    # attention reads one head's mask for all, and FlashAttention takes no additive mask.
     _supports_sdpa = True
-    _supports_flex_attn = True
-    _supports_attention_backend = True
     # Auto classes this folder is loadable with as remote code, besides the one of the saved object.
     _remote_auto_classes = {
         "AutoModel": "ZooAANetModel",
