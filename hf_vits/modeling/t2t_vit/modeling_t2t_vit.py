@@ -78,7 +78,9 @@ def positive_random_features(hidden_states: torch.Tensor, random_features: torch
 
 def draw_random_features(num_features: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """The reference's draw of the Performer's features: an orthogonal (num_features, dim) matrix scaled by
-    sqrt(num_features)."""
+    sqrt(num_features). Its rows all have norm sqrt(m), where Gaussian rows spread around sqrt(dim), so with them
+    phi(q) . phi(k) estimates a kernel close to, but not exactly, exp(q . k); the released models were trained with
+    such features, and a checkpoint carries its own."""
     features = torch.empty(num_features, dim, device="cpu")
     return nn.init.orthogonal_(features, generator=generator) * math.sqrt(num_features)
 
@@ -100,8 +102,9 @@ class ZooT2TViTMLP(nn.Module):
 
 class ZooT2TViTPerformerAttention(nn.Module):
     """Single-head Performer attention of the T2T layer: softmax(q k^T) v (without a 1/sqrt(d) scale) approximated
-    by positive random features in time linear in the number of tokens. Returns the projected attention output
-    and the values, from which the T2T layer takes its residual."""
+    by positive random features, sum_s phi(q_t) . phi(k_s) v_s / sum_s phi(q_t) . phi(k_s), in time linear in the
+    number of tokens. Returns the projected attention output and the values, from which the T2T layer takes its
+    residual."""
 
     def __init__(self, config: ZooT2TViTConfig, in_features: int):
         super().__init__()
