@@ -16,9 +16,13 @@ no code. Here keys outside the image are masked out (logit -inf), so a pixel nea
 pixels of its neighbourhood that exist; the centre pixel always does, so no softmax is empty.
 
 The attention stem (the paper's section 3.3 and appendix) attends within each non-overlapping w x w block of the
-image (w = 4) with spatially-aware values v_ab = (sum_m p(a, b, m) W_V^m) x_ab, a convex combination of m value
-matrices whose weights p(a, b, m) = softmax_m((emb_row(a) + emb_col(b)) . nu_m) depend on the key's place in its
-block, then BatchNorm, ReLU and a w x w max pool with stride w. The "conv-stem" models keep the ResNet stem.
+image (w = 4, the window of the max pool that follows) with spatially-aware values v_ab = (sum_m p(a, b, m) W_V^m)
+x_ab, a convex combination of m value matrices whose weights p(a, b, m) = softmax_m((emb_row(a) + emb_col(b)) . nu_m)
+depend on the key's place in its block, and with the relative logits of the layer above (offsets -(w-1) .. w-1);
+then BatchNorm, ReLU and the w x w max pool with stride w. Its heads and mixtures are configurable
+(`stem_num_heads`, `stem_num_mixtures`); the defaults, 8 heads as in the body and m = 4, are this implementation's,
+as no released code fixes them. The "conv-stem" models keep the ResNet stem (7x7 convolution with stride 2, 3x3 max
+pool with stride 2).
 
 Computation: the attention runs as standard dot-product attention through transformers' attention interface
 (sdpa by default, eager for the weights). The queries of each k x k block attend to the (2k - 1) x (2k - 1) halo
@@ -100,6 +104,30 @@ def eager_attention_forward(
     attn_weights = nn.functional.dropout(attn_weights, p=dropout, training=module.training)
     attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
     return attn_output, attn_weights
+
+
+def _attend(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    output_attentions: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Unscaled softmax attention through transformers' attention interface: (output (batch, tokens, heads, d_v),
+    weights or None). Queries and keys are wider than the values (they carry the relative logits); a fused kernel
+    (sdpa on the CPU) takes its fast path only with equally wide values, so those get zero columns, dropped after."""
+    if output_attentions:
+        return eager_attention_forward(module, query, key, value, mask, scaling=1.0)
+    attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
+        module.config._attn_implementation, eager_attention_forward
+    )
+    if attention_interface is eager_attention_forward:
+        return attention_interface(module, query, key, value, mask, scaling=1.0)
+    width = value.shape[-1]
+    value = nn.functional.pad(value, (0, query.shape[-1] - width))
+    output, weights = attention_interface(module, query, key, value, mask, dropout=0.0, scaling=1.0)
+    return output[..., :width], weights
 
 
 def _one_hot_positions(size: int, reference: torch.Tensor) -> torch.Tensor:
@@ -219,12 +247,6 @@ class ZooSASALocalAttention(nn.Module):
         value = nn.functional.pad(self.value(hidden_states), padding)
         key_features = _one_hot_positions(halo, key)
 
-        # Fused kernels (sdpa) never materialise the probabilities, so they are asked of eager alone.
-        attention_interface = eager_attention_forward
-        if not output_attentions:
-            attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
-                self.config._attn_implementation, eager_attention_forward
-            )
         # Per block row: the logits, the extended keys and queries, and the values.
         per_block_row = block_columns * batch * self.num_heads * hidden_states.element_size()
         per_block_row *= block * block * halo * halo + (halo * halo + block * block) * (self.head_dim + 2 * halo)
@@ -237,17 +259,10 @@ class ZooSASALocalAttention(nn.Module):
             value_blocks = self._halo_blocks(value[:, :, first * block : (first + rows) * block + 2 * pad], block, halo)
             query_blocks = torch.cat((query_blocks, self._relative_features(query_blocks, block, halo)), dim=-1)
             key_blocks = torch.cat((key_blocks, key_features.expand(*key_blocks.shape[:2], -1, -1)), dim=-1)
-            output, weights = attention_interface(
-                self,
-                query_blocks,
-                key_blocks,
-                value_blocks,
-                self._mask(first, rows, block_columns, height, width, query),
-                dropout=0.0,
-                scaling=1.0,
-            )
+            mask = self._mask(first, rows, block_columns, height, width, query)
+            output, weights = _attend(self, query_blocks, key_blocks, value_blocks, mask, output_attentions)
             # (blocks, b * b, batch * heads, d) -> (batch, C, rows * b, N * b)
-            output = output.view(rows, block_columns, block, block, batch, channels)
+            output = output.reshape(rows, block_columns, block, block, batch, channels)
             outputs.append(output.permute(4, 5, 0, 2, 1, 3).reshape(batch, channels, rows * block, -1))
             if output_attentions:
                 all_weights.append(self._neighbourhood_weights(weights, rows, block_columns, batch))
@@ -346,12 +361,7 @@ class ZooSASAAttentionStem(nn.Module):
         query = torch.cat((query, self._relative_features(query)), dim=-1)
         key = torch.cat((key, _one_hot_positions(window, key).expand(*key.shape[:2], -1, -1)), dim=-1)
 
-        attention_interface = eager_attention_forward
-        if not output_attentions:
-            attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
-                self.config._attn_implementation, eager_attention_forward
-            )
-        output, weights = attention_interface(self, query, key, value, None, dropout=0.0, scaling=1.0)
+        output, weights = _attend(self, query, key, value, None, output_attentions)
         output = output.reshape(batch, rows, columns, window**2, -1)
         if not output_attentions:
             return output, None
