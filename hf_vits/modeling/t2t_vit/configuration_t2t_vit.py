@@ -19,7 +19,9 @@ class ZooT2TViTConfig(PreTrainedConfig):
 
     Args:
         image_size (`int` or `tuple[int, int]`, defaults to 224):
-            Resolution the position table is laid out for.
+            Resolution the position table is laid out for. Other sizes run with `interpolate_pos_encoding=True`,
+            which resamples the table's grid bicubically, as the authors' transfer-learning code does, rather than
+            recomputing a sinusoid (a fine-tuned checkpoint's table need not be one).
         num_channels (`int`, defaults to 3):
             Channels of the input image.
         tokens_to_token_type (`str`, defaults to `"performer"`):
