@@ -183,7 +183,9 @@ def test_soft_split_patches_overlap():
     image = torch.zeros(1, 3, 64, 64)
     image[0, 0, 10, 10] = 1.0
     tokens = model.t2t_vit.embeddings.tokens_to_token.soft_split(image, 0)
-    assert (tokens != 0).any(dim=-1).sum() == 4  # rows 1 and 2 by columns 1 and 2 of the 16x16 grid
+    # Padded, the pixel sits at (12, 12): under the patches of rows 2 and 3 and columns 2 and 3 (4r .. 4r + 6).
+    touched = (tokens[0] != 0).any(dim=-1).nonzero().flatten().tolist()
+    assert touched == [2 * 16 + 2, 2 * 16 + 3, 3 * 16 + 2, 3 * 16 + 3]
 
 
 def test_tokens_to_token_equals_its_definition():
