@@ -52,6 +52,8 @@ VARIANTS = {
             "image_size": 769,
             "id2label": dict(enumerate(CITYSCAPES_LABELS)),
         },
+        # The whole image, unresized (the processor's default); `size` is the crop side the model was trained at,
+        # which `create_image_processor(..., image_size=...)` scales.
         "processor": {"size": {"height": 769, "width": 769}},
         "paper": {
             "params_m": 71.29,
