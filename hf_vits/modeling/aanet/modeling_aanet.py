@@ -110,19 +110,14 @@ def relative_to_absolute(logits: torch.Tensor) -> torch.Tensor:
     """(..., L, 2L - 1) logits indexed by relative distance (column m: distance m - (L - 1)) -> (..., L, L) indexed
     by absolute position: out[..., i, j] = logits[..., i, j - i + L - 1].
 
-    The paper's trick: a zero column makes rows 2L long, the flattened rows padded by L - 1 zeros refold into
-    L + 1 rows of 2L - 1 in which row i starts at distance -i; no index tensor is built.
+    The paper's trick: with a zero column appended, rows are 2L long, so that reading the flattened rows in rows of
+    2L - 1 shifts each row one further left: read from offset L - 1, row i starts at distance -i. The appendix pads
+    the flattened rows by L - 1 more zeros to reshape them; slicing the L rows that are kept needs no second copy.
     """
     *batch, length, _ = logits.shape
-    logits = nn.functional.pad(logits, (0, 1)).reshape(*batch, 2 * length * length)
-    logits = nn.functional.pad(logits, (0, length - 1)).reshape(*batch, length + 1, 2 * length - 1)
-    return logits[..., :length, length - 1 :]
-
-
-def relative_logits_1d(query: torch.Tensor, relative_embeddings: torch.Tensor) -> torch.Tensor:
-    """The relative logits along the last spatial axis: query (batch, heads, A, L, dim) and embeddings (2L - 1, dim)
-    -> (batch, heads, A, L, L), entry [.., a, i, j] = query[.., a, i] . r_{j - i}."""
-    return relative_to_absolute(query @ relative_embeddings.transpose(0, 1))
+    flat = nn.functional.pad(logits, (0, 1)).reshape(*batch, 2 * length * length)
+    shifted = flat[..., length - 1 : length - 1 + length * (2 * length - 1)]
+    return shifted.reshape(*batch, length, 2 * length - 1)[..., :length]
 
 
 def relative_position_logits(
@@ -131,13 +126,14 @@ def relative_position_logits(
     """S_H^rel + S_W^rel for queries (batch, heads, height * width, dim) laid out row by row: (batch, heads,
     height * width, height * width), [i, j] = q_i . r^H_{j_y - i_y} + q_i . r^W_{j_x - i_x}."""
     batch, heads, _, dim = query.shape
-    query = query.reshape(batch, heads, height, width, dim)
-    # [b, n, y, x, x'] -> broadcast over the key row y'.
-    width_logits = relative_logits_1d(query, relative_width)[:, :, :, :, None, :]
-    # The same along the columns, on the transposed map: [b, n, x, y, y'] -> [b, n, y, x, y'], over the key column x'.
-    height_logits = relative_logits_1d(query.transpose(2, 3), relative_height).transpose(2, 3)[..., None]
-    logits = width_logits + height_logits
-    return logits.reshape(batch, heads, height * width, height * width)
+    # Every query against every relative embedding of both axes, in one product: (batch, heads, H, W, 2W - 1 + 2H - 1).
+    logits = query.reshape(batch, heads, height, width, dim) @ torch.cat((relative_width, relative_height)).t()
+    width_logits, height_logits = logits.split([2 * width - 1, 2 * height - 1], dim=-1)
+    # [b, n, y, x, x'], then broadcast over the key row y'.
+    width_logits = relative_to_absolute(width_logits)[:, :, :, :, None, :]
+    # Along the columns on the transposed map, [b, n, x, y, y'] -> [b, n, y, x, y'], broadcast over the key column x'.
+    height_logits = relative_to_absolute(height_logits.transpose(2, 3)).transpose(2, 3)[..., None]
+    return (width_logits + height_logits).reshape(batch, heads, height * width, height * width)
 
 
 # Copied from hf_vits.modeling.vit.modeling_vit.eager_attention_forward
@@ -209,10 +205,11 @@ class ZooAANetAugmentedConv(nn.Module):
             self.relative_width[built_width - width : built_width + width - 1],
         )
 
-    def _heads(self, maps: torch.Tensor, head_dim: int) -> torch.Tensor:
-        """(batch, heads * head_dim, H, W) -> (batch, heads, H * W, head_dim)."""
-        batch = maps.shape[0]
-        return maps.reshape(batch, self.num_heads, head_dim, -1).transpose(-1, -2)
+    def _heads(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(batch, H * W, heads * head_dim) -> (batch, heads, H * W, head_dim), channels of a head contiguous (as
+        fused attention kernels need)."""
+        batch, length, channels = tokens.shape
+        return tokens.view(batch, length, self.num_heads, channels // self.num_heads).transpose(1, 2)
 
     def forward(
         self, hidden_states: torch.Tensor, output_attentions: bool = False
@@ -225,10 +222,11 @@ class ZooAANetAugmentedConv(nn.Module):
         if self.downsample_attention:
             attended = nn.functional.avg_pool2d(attended, 3, 2, padding=1, count_include_pad=False)
         batch, _, height, width = attended.shape
-        query, key, value = self.qkv(attended).split([self.key_dim, self.key_dim, self.value_dim], dim=1)
-        query = self._heads(query, self.key_dim_per_head)
-        key = self._heads(key, self.key_dim_per_head)
-        value = self._heads(value, self.value_dim // self.num_heads)
+        # One copy to (batch, H * W, channels), row by row; queries, keys and values are views of it.
+        tokens = self.qkv(attended).flatten(2).transpose(1, 2).contiguous()
+        query, key, value = (
+            self._heads(states) for states in tokens.split([self.key_dim, self.key_dim, self.value_dim], dim=-1)
+        )
 
         # The relative logits enter the softmax with the content logits, both scaled by d_k^h ** -0.5 (applied to the
         # small embedding tables rather than to the queries).
