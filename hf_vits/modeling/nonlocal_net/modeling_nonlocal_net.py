@@ -185,8 +185,8 @@ class ZooNonLocalBlock(GradientCheckpointingLayer):
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2) if config.sub_sampling else None
         self.output_projection = nn.Conv2d(inner, channels, kernel_size=1, bias=bias)
         self.output_norm = nn.BatchNorm2d(channels, eps=config.batch_norm_eps)
-        # transformers hands `_init_weights` leaf layers only (for code outside its tree): these flags tell it which
-        # layers take the authors' non-local initialisation.
+        # For models outside its own package, transformers skips the modules without parameters of their own (this
+        # block) when it initialises: these flags tell `_init_weights` which layers take the authors' initialisation.
         for layer in (self.theta, self.phi, self.g, self.concat_project, self.output_projection):
             if layer is not None:
                 layer.is_nonlocal_projection = True
@@ -274,8 +274,9 @@ class ZooNonLocalStage(nn.ModuleList):
         attentions = ()
         for block in self:
             hidden_states = block(hidden_states)
-            if "non_local" in block._modules:
-                hidden_states, attn_weights = block.non_local(hidden_states, output_attentions=output_attentions)
+            non_local = getattr(block, "non_local", None)
+            if non_local is not None:
+                hidden_states, attn_weights = non_local(hidden_states, output_attentions=output_attentions)
                 if output_attentions:
                     attentions += (attn_weights,)
         return hidden_states, attentions
@@ -292,8 +293,6 @@ class ZooNonLocalPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["ZooNonLocalStage"]
     _supports_sdpa = True
-    _supports_flex_attn = True
-    _supports_attention_backend = True
     # Auto classes this folder is loadable with as remote code, besides the one of the saved object.
     _remote_auto_classes = {
         "AutoModel": "ZooNonLocalModel",
