@@ -23,6 +23,7 @@ from hf_vits import (
 )
 from hf_vits.modeling.san.configuration_san import RELATION_TYPES
 from hf_vits.modeling.san.modeling_san import (
+    ZooSANPointwiseConvolution,
     ZooSANSelfAttention,
     aggregate,
     coordinates,
@@ -265,25 +266,27 @@ RELATIONS = [(kind, relation) for kind, relations in RELATION_TYPES.items() for 
 @pytest.mark.parametrize("kernel_size", [3, 5])
 def test_self_attention_equals_the_explicit_loop(kind, relation, kernel_size):
     """Every relation function, on a 5x6 map whose borders the footprint crosses (a 5x5 footprint reaches two
-    pixels out of every border pixel), chunked by single rows and whole."""
-    module = attention_module(kind, relation, kernel_size)
-    x = torch.randn(2, 16, 5, 6, generator=torch.Generator().manual_seed(1))
+    pixels out of every border pixel), chunked by single rows and whole. In float64, so that the tolerance is far
+    below 1e-5 and no difference of summation order (625 products per pixel for the clique) hides an error."""
+    module = attention_module(kind, relation, kernel_size).double()
+    x = torch.randn(2, 16, 5, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     expected, expected_weights = reference_self_attention(module, x)
+    assert expected.abs().max() > 0.1
     for chunk_size in (1, None):
         module.chunk_size = chunk_size
         with torch.no_grad():
             output, weights = module(x, output_attentions=True)
-        torch.testing.assert_close(output.double(), expected, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(weights.double(), expected_weights, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(output, expected, atol=1e-10, rtol=1e-10)
+        torch.testing.assert_close(weights, expected_weights, atol=1e-10, rtol=1e-10)
 
 
 def test_pairwise_self_attention_without_position_encoding():
-    module = attention_module("pairwise", "subtraction", 3, use_position_encoding=False)
+    module = attention_module("pairwise", "subtraction", 3, use_position_encoding=False).double()
     assert module.position_encoding is None
     assert module.weight_encoding.input_norm.num_features == 4, "delta only: no position channels"
-    x = torch.randn(1, 16, 4, 5, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(1, 16, 4, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     with torch.no_grad():
-        torch.testing.assert_close(module(x)[0].double(), reference_self_attention(module, x)[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(module(x)[0], reference_self_attention(module, x)[0], atol=1e-10, rtol=1e-10)
 
 
 def test_pairwise_weights_are_a_softmax_over_the_footprint():
@@ -346,6 +349,19 @@ def test_aggregation_shares_weights_interleaved():
         for j, (hh, ww) in enumerate(footprint_of(h, w, 3, 4, 3)):
             expected[0, c, h, w] += weights[0, c % 2, j, h, w] * values[0, c, hh, ww]
     torch.testing.assert_close(output, expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_pointwise_convolution_is_a_1x1_convolution(bias):
+    torch.manual_seed(0)
+    convolution = ZooSANPointwiseConvolution(6, 5, bias=bias)
+    assert isinstance(convolution, nn.Conv2d) and convolution.weight.shape == (5, 6, 1, 1)
+    for maps in (torch.randn(3, 6, 4, 7), torch.randn(2, 6, 9, 4, 5)[:, :, 1]):
+        expected = nn.functional.conv2d(maps, convolution.weight, convolution.bias)
+        torch.testing.assert_close(convolution(maps), expected, atol=1e-6, rtol=1e-5)
+    relations = torch.randn(2, 6, 9, 20)  # (batch, channels, k * k, pixels), as the weight encoding takes them
+    expected = nn.functional.conv2d(relations, convolution.weight, convolution.bias)
+    torch.testing.assert_close(convolution(relations), expected, atol=1e-6, rtol=1e-5)
 
 
 # --- chunks, memory and input sizes --------------------------------------------------------------------------------
