@@ -5,11 +5,13 @@ through the trainer."""
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 
 import pytest
 import torch
 from battery import ArchitectureBattery, ArchitectureSpec, sharpen
+from safetensors.torch import load_file
 from torch import nn
 from transformers import AutoModelForImageClassification
 
@@ -376,7 +378,7 @@ def test_distillation_through_the_trainer(tmp_path):
         image_size=32,
         model_overrides={key: value for key, value in TINY_LEVIT.items() if key != "image_size"},
         epochs=1,
-        batch_size=64,
+        batch_size=128,
         lr=1e-2,
         warmup_epochs=0.2,
         repeated_augmentation=1,
@@ -398,3 +400,29 @@ def test_distillation_through_the_trainer(tmp_path):
     assert type(student) is ZooLeViTForImageClassification and student.config.use_distillation_head
     outputs = student(pixel_values=torch.zeros(1, 3, 32, 32))
     assert outputs.cls_logits is not None and outputs.distillation_logits is not None
+
+
+def test_export_with_fused_batch_norms(tmp_path):
+    """`hf-vits export --fuse-batchnorm` writes the inference form, checked against the model as it was, and the
+    folder reloads fused, with or without hf-vits."""
+    from hf_vits.cli import main
+
+    model = LEVIT.model()
+    model.save_pretrained(tmp_path / "run")
+    LEVIT.processor().save_pretrained(tmp_path / "run")
+    assert main(["export", str(tmp_path / "run"), "--to", str(tmp_path / "fused"), "--fuse-batchnorm"]) == 0
+    config = json.loads((tmp_path / "fused" / "config.json").read_text())
+    assert config["fused"] is True
+    weights = load_file(tmp_path / "fused" / "model.safetensors")
+    assert not [key for key in weights if "batch_norm" in key]
+    loaded = AutoModelForImageClassification.from_pretrained(tmp_path / "fused")
+    pixel_values = LEVIT.pixel_values(model.config)
+    with torch.no_grad():
+        assert (loaded(pixel_values).logits - model(pixel_values).logits).abs().max() <= 1e-4
+
+
+def test_export_fuse_refuses_a_model_without_batch_norm_folding(tmp_path):
+    from hf_vits.hub.export import ExportCheckError, fused_model
+
+    with pytest.raises(ExportCheckError, match="no BatchNorm folding"):
+        fused_model(hf_vits.create_model("deit-tiny-patch16-224", num_labels=3, image_size=16, patch_size=8))
