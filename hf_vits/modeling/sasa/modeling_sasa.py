@@ -26,8 +26,8 @@ pool with stride 2).
 
 Computation: the attention runs as standard dot-product attention through transformers' attention interface
 (sdpa by default, eager for the weights). The queries of each k x k block attend to the (2k - 1) x (2k - 1) halo
-of keys around their block, and an additive mask keeps each query to its own neighbourhood inside the image; the
-relative logits ride in the dot product (see `ZooSASALocalAttention`). Memory: a direct `unfold` materialises
+of keys around their block; the additive bias holds the relative logits and a mask that keeps each query to its own
+neighbourhood inside the image (see `ZooSASALocalAttention`). Memory: a direct `unfold` materialises
 batch x channels x k^2 x H x W values; here the halo blocks hold (2k - 1)^2 / k^2 (3.4 for k = 7) times the keys and
 values, and the layer runs over chunks of block rows sized by `ATTENTION_CHUNK_BYTES`, so its temporaries are
 bounded whatever the resolution. In evaluation the attention stem likewise runs a few block rows at a time through
@@ -111,30 +111,24 @@ def _attend(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
-    mask: torch.Tensor | None,
+    bias: torch.Tensor,
     output_attentions: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Unscaled softmax attention through transformers' attention interface: (output (batch, tokens, heads, d_v),
-    weights or None). Queries and keys are wider than the values (they carry the relative logits); a fused kernel
-    (sdpa on the CPU) takes its fast path only with equally wide values, so those get zero columns, dropped after."""
-    if output_attentions:
-        return eager_attention_forward(module, query, key, value, mask, scaling=1.0)
-    attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
-        module.config._attn_implementation, eager_attention_forward
-    )
-    if attention_interface is eager_attention_forward:
-        return attention_interface(module, query, key, value, mask, scaling=1.0)
-    width = value.shape[-1]
-    value = nn.functional.pad(value, (0, query.shape[-1] - width))
-    output, weights = attention_interface(module, query, key, value, mask, dropout=0.0, scaling=1.0)
-    return output[..., :width], weights
+    """Unscaled softmax attention with an additive bias, through transformers' attention interface: (output (batch,
+    tokens, heads, d), weights or None). Fused kernels (sdpa) never materialise the weights, so they are asked of
+    eager alone."""
+    attention_interface = eager_attention_forward
+    if not output_attentions:
+        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
+            module.config._attn_implementation, eager_attention_forward
+        )
+    return attention_interface(module, query, key, value, bias, dropout=0.0, scaling=1.0)
 
 
-def _one_hot_positions(size: int, reference: torch.Tensor) -> torch.Tensor:
-    """(size * size, 2 * size): for each position of a size x size square in row-major order, its row one-hot
-    followed by its column one-hot."""
-    eye = torch.eye(size, dtype=reference.dtype, device=reference.device)
-    return torch.cat((eye.repeat_interleave(size, dim=0), eye.repeat(size, 1)), dim=-1)
+def _relative_bias(row_logits: torch.Tensor, column_logits: torch.Tensor) -> torch.Tensor:
+    """(..., queries, R) and (..., queries, C), the logits q . r of each key row and key column -> (..., queries,
+    R * C): q . r_{a-i, b-j} = q_row . r_row[a-i] + q_col . r_col[b-j] for every key (a, b) in row-major order."""
+    return (row_logits[..., :, None] + column_logits[..., None, :]).flatten(-2)
 
 
 class ZooSASALocalAttention(nn.Module):
@@ -143,10 +137,9 @@ class ZooSASALocalAttention(nn.Module):
 
     It runs as standard dot-product attention, through transformers' attention interface (sdpa, eager): the queries
     of each k x k block of the map attend to the (2k - 1) x (2k - 1) "halo" of keys around the block, and a mask
-    keeps each query to its own k x k neighbourhood inside the image. The relative logits are part of the dot
-    product: a query carries, next to its content, the logits q . r of its k row offsets written at the halo rows
-    they point to (and the same for columns), and a key carries the one-hot of its halo row and column, so
-    q' . k' = q . k + q . r_{a-i, b-j} exactly, with no per-pair bias tensor."""
+    keeps each query to its own k x k neighbourhood inside the image. The relative logits enter with the mask as the
+    additive bias: q . r_{a-i, b-j} = q_row . r_row[a-i] + q_col . r_col[b-j], k row terms and k column terms per
+    query, summed over the halo's rows and columns."""
 
     def __init__(self, config: ZooSASAConfig, dim: int):
         super().__init__()
@@ -177,9 +170,10 @@ class ZooSASALocalAttention(nn.Module):
         windows = windows.reshape(batch, self.num_heads, self.head_dim, rows, columns, halo, halo)
         return windows.permute(3, 4, 0, 1, 5, 6, 2).reshape(rows * columns, batch * self.num_heads, -1, self.head_dim)
 
-    def _relative_features(self, query: torch.Tensor, block: int, halo: int) -> torch.Tensor:
-        """(blocks, batch * heads, b * b, d) -> (blocks, batch * heads, b * b, 2 * halo): for a query in block row u,
-        q_row . r_row[t] at halo row u + t (t = 0 .. k - 1), zero elsewhere; then the same for columns."""
+    def _relative_bias(self, query: torch.Tensor, block: int, halo: int) -> torch.Tensor:
+        """(blocks, batch * heads, b * b, d) -> (blocks, batch * heads, b * b, halo * halo): q . r_{a-i, b-j} for
+        every key of the halo; for a query in block row u, halo row u + t has row offset t - (k - 1) / 2 (t = 0 ..
+        k - 1). Keys outside the neighbourhood get 0, the mask removes them."""
         blocks, batch_heads, tokens, _ = query.shape
         kernel, half, heads = self.kernel_size, self.head_dim // 2, self.num_heads
         query = query.view(blocks, batch_heads // heads, heads, tokens, self.head_dim)
@@ -193,11 +187,10 @@ class ZooSASALocalAttention(nn.Module):
             logits = torch.einsum("nbhqd,khd->nbhqk", query_half, embeddings.view(kernel, heads, half))
             index = (start[:, None] + offsets).expand(logits.shape)
             features.append(logits.new_zeros(*logits.shape[:-1], halo).scatter(-1, index, logits))
-        return torch.cat(features, dim=-1).view(blocks, batch_heads, tokens, 2 * halo)
+        return _relative_bias(*features).view(blocks, batch_heads, tokens, halo * halo)
 
     def _mask(
         self,
-        first_block_row: int,
         block_rows: int,
         block_columns: int,
         height: int,
@@ -215,7 +208,7 @@ class ZooSASALocalAttention(nn.Module):
         # Along one axis: is the key (halo coordinate) within the query's neighbourhood, (b, halo).
         near = (key_position[None, :] - query_position[:, None] - pad).abs() <= pad
         neighbourhood = (near[:, None, :, None] & near[None, :, None, :]).reshape(block * block, halo * halo)
-        block_row = torch.arange(first_block_row, first_block_row + block_rows, device=device)
+        block_row = torch.arange(block_rows, device=device)
         block_column = torch.arange(block_columns, device=device)
         key_row = block_row[:, None] * block + key_position[None, :] - pad
         key_column = block_column[:, None] * block + key_position[None, :] - pad
@@ -245,22 +238,21 @@ class ZooSASALocalAttention(nn.Module):
         padding = (pad, pad + extra_columns, pad, pad + extra_rows)
         key = nn.functional.pad(self.key(hidden_states), padding)
         value = nn.functional.pad(self.value(hidden_states), padding)
-        key_features = _one_hot_positions(halo, key)
 
-        # Per block row: the logits, the extended keys and queries, and the values.
+        # Per block row: the bias (and the logits, for eager), the queries, keys and values.
         per_block_row = block_columns * batch * self.num_heads * hidden_states.element_size()
-        per_block_row *= block * block * halo * halo + (halo * halo + block * block) * (self.head_dim + 2 * halo)
+        per_block_row *= 2 * block * block * halo * halo + (2 * halo * halo + block * block) * self.head_dim
         chunk = _rows_per_chunk(per_block_row, block_rows)
+        mask = self._mask(block_rows, block_columns, height, width, query)
         outputs, all_weights = [], []
         for first in range(0, block_rows, chunk):
             rows = min(chunk, block_rows - first)
             query_blocks = self._query_blocks(query[:, :, first * block : (first + rows) * block], block)
             key_blocks = self._halo_blocks(key[:, :, first * block : (first + rows) * block + 2 * pad], block, halo)
             value_blocks = self._halo_blocks(value[:, :, first * block : (first + rows) * block + 2 * pad], block, halo)
-            query_blocks = torch.cat((query_blocks, self._relative_features(query_blocks, block, halo)), dim=-1)
-            key_blocks = torch.cat((key_blocks, key_features.expand(*key_blocks.shape[:2], -1, -1)), dim=-1)
-            mask = self._mask(first, rows, block_columns, height, width, query)
-            output, weights = _attend(self, query_blocks, key_blocks, value_blocks, mask, output_attentions)
+            bias = self._relative_bias(query_blocks, block, halo)
+            bias = bias + mask[first * block_columns : (first + rows) * block_columns]
+            output, weights = _attend(self, query_blocks, key_blocks, value_blocks, bias, output_attentions)
             # (blocks, b * b, batch * heads, d) -> (batch, C, rows * b, N * b)
             output = output.reshape(rows, block_columns, block, block, batch, channels)
             outputs.append(output.permute(4, 5, 0, 2, 1, 3).reshape(batch, channels, rows * block, -1))
@@ -293,8 +285,8 @@ class ZooSASAAttentionStem(nn.Module):
 
     Everything happens in the block layout (batch, R, N, w * w pixels, channels), where the max pool over a block is
     a maximum over its pixels, so the full-resolution maps are never rearranged. The attention goes through
-    transformers' attention interface, the relative logits carried in the dot product as in
-    [`ZooSASALocalAttention`]; no mask is needed, every key of a block being in the image."""
+    transformers' attention interface with the relative logits as its additive bias; no mask is needed, every key
+    of a block being in the image."""
 
     def __init__(self, config: ZooSASAConfig):
         super().__init__()
@@ -323,9 +315,9 @@ class ZooSASAAttentionStem(nn.Module):
         embeddings = self.row_mixture_embeddings[:, None] + self.column_mixture_embeddings[None, :]
         return (embeddings @ self.mixture_embeddings.T).softmax(dim=-1).flatten(0, 1)
 
-    def _relative_features(self, query: torch.Tensor) -> torch.Tensor:
-        """(blocks, heads, w * w, d) -> (blocks, heads, w * w, 2 * w): q_row . r_row[a - i] for every key row a of
-        the block, then q_col . r_col[b - j] for every key column b."""
+    def _relative_bias(self, query: torch.Tensor) -> torch.Tensor:
+        """(blocks, heads, w * w, d) -> (blocks, heads, w * w, w * w): q . r_{a-i, b-j} for every key of the block,
+        from q_row . r_row[a - i] for every key row a and q_col . r_col[b - j] for every key column b."""
         window, heads, half = self.window, self.num_heads, self.head_dim // 2
         position = torch.arange(window, device=query.device)
         offsets = position[None, :] - position[:, None] + window - 1  # (query, key) -> embedding row
@@ -336,7 +328,7 @@ class ZooSASAAttentionStem(nn.Module):
         ):
             logits = torch.einsum("nhqd,khd->nhqk", query_half, embeddings.view(-1, heads, half))
             features.append(logits.gather(-1, index.expand(*logits.shape[:-1], window)))
-        return torch.cat(features, dim=-1)
+        return _relative_bias(*features)
 
     def attend(
         self, pixel_values: torch.Tensor, output_attentions: bool = False
@@ -358,10 +350,8 @@ class ZooSASAAttentionStem(nn.Module):
         query, key, value = (
             tensor.view(-1, window**2, heads, self.head_dim).transpose(1, 2) for tensor in (query, key, value)
         )
-        query = torch.cat((query, self._relative_features(query)), dim=-1)
-        key = torch.cat((key, _one_hot_positions(window, key).expand(*key.shape[:2], -1, -1)), dim=-1)
 
-        output, weights = _attend(self, query, key, value, None, output_attentions)
+        output, weights = _attend(self, query, key, value, self._relative_bias(query), output_attentions)
         output = output.reshape(batch, rows, columns, window**2, -1)
         if not output_attentions:
             return output, None
