@@ -58,8 +58,6 @@ class ZooNonLocalBasicBlock(GradientCheckpointingLayer):
     """torchvision's BasicBlock (ResNet-18/34): two 3x3 convolutions with BatchNorm, the first one strided, and a
     1x1 strided convolution with BatchNorm (`downsample`) on the shortcut when the shape changes."""
 
-    expansion = 1
-
     def __init__(
         self,
         in_channels: int,
