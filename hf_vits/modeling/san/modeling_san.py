@@ -154,7 +154,7 @@ class ZooSANWeightEncoding(nn.Module):
         self.input_projection = ZooSANPointwiseConvolution(in_channels, hidden_channels, bias=False)
         self.hidden_norm = nn.BatchNorm2d(hidden_channels, eps=config.batch_norm_eps)
         self.output_projection = ZooSANPointwiseConvolution(hidden_channels, out_channels)
-        self.activation = nn.ReLU()
+        self.activation = nn.ReLU(inplace=True)
 
     def forward(self, relations: torch.Tensor) -> torch.Tensor:
         hidden = self.input_projection(self.activation(self.input_norm(relations)))
@@ -298,7 +298,8 @@ class ZooSANLayer(GradientCheckpointingLayer):
         self.attention = ZooSANSelfAttention(config, channels, config.kernel_sizes[stage])
         self.normalization_after = nn.BatchNorm2d(value_channels, eps=config.batch_norm_eps)
         self.projection = ZooSANPointwiseConvolution(value_channels, channels)
-        self.activation = nn.ReLU()
+        # In place, as the reference: every ReLU of SAN takes a BatchNorm's fresh output, which nothing else reads.
+        self.activation = nn.ReLU(inplace=True)
         self.drop_path = ZooSANDropPath(drop_path_rate)
 
     def forward(
@@ -319,7 +320,7 @@ class ZooSANEmbeddings(nn.Module):
         super().__init__()
         self.convolution = ZooSANPointwiseConvolution(config.num_channels, config.embedding_size, bias=False)
         self.normalization = nn.BatchNorm2d(config.embedding_size, eps=config.batch_norm_eps)
-        self.activation = nn.ReLU()
+        self.activation = nn.ReLU(inplace=True)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.activation(self.normalization(self.convolution(pixel_values)))
@@ -336,7 +337,7 @@ class ZooSANStage(nn.Module):
         self.transition = ZooSANPointwiseConvolution(in_channels, channels, bias=False)
         self.layers = nn.ModuleList([ZooSANLayer(config, stage, rate) for rate in drop_path_rates])
         self.normalization = nn.BatchNorm2d(channels, eps=config.batch_norm_eps)
-        self.activation = nn.ReLU()
+        self.activation = nn.ReLU(inplace=True)
 
     def forward(
         self, hidden_states: torch.Tensor, output_attentions: bool = False
