@@ -112,7 +112,6 @@ AANET = AANetSpec(
         "value_ratio": 0.25,
         "dim_rounding": "up",
         "use_relative_position_logits": False,
-        "hidden_act": "gelu",
         "batch_norm_eps": 1e-3,
         "attention_probs_dropout_prob": 0.1,
         "drop_path_rate": 0.1,

@@ -54,8 +54,6 @@ class ZooAANetConfig(BackboneConfigMixin, PreTrainedConfig):
         use_relative_position_logits (`bool`, defaults to `True`):
             Whether attention logits include the 2D relative position terms (separate learned height and width
             embeddings, shared across heads).
-        hidden_act (`str`, defaults to `"relu"`):
-            Activation after each normalisation and after each residual sum.
         batch_norm_eps (`float`, defaults to 1e-5):
             Epsilon of every BatchNorm (torchvision's and timm's).
         attention_probs_dropout_prob (`float`, defaults to 0.0):
@@ -90,7 +88,6 @@ class ZooAANetConfig(BackboneConfigMixin, PreTrainedConfig):
         min_key_dim_per_head: int = 20,
         dim_rounding: str = "nearest",
         use_relative_position_logits: bool = True,
-        hidden_act: str = "relu",
         batch_norm_eps: float = 1e-5,
         attention_probs_dropout_prob: float = 0.0,
         drop_path_rate: float = 0.0,
@@ -161,7 +158,6 @@ class ZooAANetConfig(BackboneConfigMixin, PreTrainedConfig):
         self.min_key_dim_per_head = min_key_dim_per_head
         self.dim_rounding = dim_rounding
         self.use_relative_position_logits = use_relative_position_logits
-        self.hidden_act = hidden_act
         self.batch_norm_eps = batch_norm_eps
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.drop_path_rate = drop_path_rate

@@ -42,7 +42,6 @@ import torch
 from torch import nn
 from transformers import BackboneMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BackboneOutput, BaseModelOutputWithPooling, ImageClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -327,7 +326,7 @@ class ZooAANetBasicBlock(GradientCheckpointingLayer):
         self.bn1 = nn.BatchNorm2d(out_channels, eps=config.batch_norm_eps)
         self.conv2 = _conv3x3(config, out_channels, out_channels, 1, attention_size, downsample_attention)
         self.bn2 = nn.BatchNorm2d(out_channels, eps=config.batch_norm_eps)
-        self.activation = ACT2FN[config.hidden_act]
+        self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(config, in_channels, out_channels, stride)
         self.drop_path = ZooAANetDropPath(drop_path_rate)
 
@@ -336,10 +335,13 @@ class ZooAANetBasicBlock(GradientCheckpointingLayer):
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         shortcut = hidden_states if self.downsample is None else self.downsample(hidden_states)
         hidden_states, attentions = _apply_conv(self.conv1, hidden_states, output_attentions, ())
-        hidden_states = self.activation(self.bn1(hidden_states))
+        hidden_states = self.relu(self.bn1(hidden_states))
         hidden_states, attentions = _apply_conv(self.conv2, hidden_states, output_attentions, attentions)
-        hidden_states = self.bn2(hidden_states)
-        return self.activation(self.drop_path(hidden_states) + shortcut), attentions
+        hidden_states = self.drop_path(self.bn2(hidden_states))
+        # In place, as torchvision's blocks: the branch's tensor is the block's own, and BatchNorm's backward does not
+        # need its output.
+        hidden_states += shortcut
+        return self.relu(hidden_states), attentions
 
 
 class ZooAANetBottleneck(GradientCheckpointingLayer):
@@ -365,7 +367,7 @@ class ZooAANetBottleneck(GradientCheckpointingLayer):
         self.bn2 = nn.BatchNorm2d(width, eps=config.batch_norm_eps)
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels, eps=config.batch_norm_eps)
-        self.activation = ACT2FN[config.hidden_act]
+        self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(config, in_channels, out_channels, stride)
         self.drop_path = ZooAANetDropPath(drop_path_rate)
 
@@ -373,11 +375,14 @@ class ZooAANetBottleneck(GradientCheckpointingLayer):
         self, hidden_states: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         shortcut = hidden_states if self.downsample is None else self.downsample(hidden_states)
-        hidden_states = self.activation(self.bn1(self.conv1(hidden_states)))
+        hidden_states = self.relu(self.bn1(self.conv1(hidden_states)))
         hidden_states, attentions = _apply_conv(self.conv2, hidden_states, output_attentions, ())
-        hidden_states = self.activation(self.bn2(hidden_states))
-        hidden_states = self.bn3(self.conv3(hidden_states))
-        return self.activation(self.drop_path(hidden_states) + shortcut), attentions
+        hidden_states = self.relu(self.bn2(hidden_states))
+        hidden_states = self.drop_path(self.bn3(self.conv3(hidden_states)))
+        # In place, as torchvision's blocks: the branch's tensor is the block's own, and BatchNorm's backward does not
+        # need its output.
+        hidden_states += shortcut
+        return self.relu(hidden_states), attentions
 
 
 class ZooAANetStage(nn.ModuleList):
@@ -510,7 +515,7 @@ class ZooAANetModel(ZooAANetPreTrainedModel):
             config.num_channels, config.embedding_size, kernel_size=7, stride=2, padding=3, bias=False
         )
         self.bn1 = nn.BatchNorm2d(config.embedding_size, eps=config.batch_norm_eps)
-        self.activation = ACT2FN[config.hidden_act]
+        self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         total = sum(config.depths)
         # Python floats, not torch.linspace, so that models can be built on the meta device.
@@ -540,7 +545,7 @@ class ZooAANetModel(ZooAANetPreTrainedModel):
     ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]:
         """(the stem's output map and each stage's, every augmented convolution's attention maps)."""
         pixel_values = pixel_values.to(self.conv1.weight.dtype)
-        maps = [self.maxpool(self.activation(self.bn1(self.conv1(pixel_values))))]
+        maps = [self.maxpool(self.relu(self.bn1(self.conv1(pixel_values))))]
         attentions = ()
         for stage in self.stages:
             hidden_states, stage_attentions = stage(maps[-1], output_attentions)
