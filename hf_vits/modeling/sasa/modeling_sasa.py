@@ -251,7 +251,8 @@ class ZooSASALocalAttention(nn.Module):
             key_blocks = self._halo_blocks(key[:, :, first * block : (first + rows) * block + 2 * pad], block, halo)
             value_blocks = self._halo_blocks(value[:, :, first * block : (first + rows) * block + 2 * pad], block, halo)
             bias = self._relative_bias(query_blocks, block, halo)
-            bias = bias + mask[first * block_columns : (first + rows) * block_columns]
+            # In place: the sum's backward needs neither operand, and the chunk's largest tensor exists once.
+            bias = bias.add_(mask[first * block_columns : (first + rows) * block_columns])
             output, weights = _attend(self, query_blocks, key_blocks, value_blocks, bias, output_attentions)
             # (blocks, b * b, batch * heads, d) -> (batch, C, rows * b, N * b)
             output = output.reshape(rows, block_columns, block, block, batch, channels)
@@ -429,12 +430,15 @@ class ZooSASABottleneck(GradientCheckpointingLayer):
     def forward(
         self, hidden_states: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        residual = hidden_states if self.shortcut is None else self.shortcut(hidden_states)
+        block_input = hidden_states
         hidden_states = self.activation(self.reduction_norm(self.reduction(hidden_states)))
         hidden_states, weights = self.attention(hidden_states, output_attentions)
         hidden_states = self.activation(self.attention_norm(self.pooler(hidden_states)))
-        hidden_states = self.expansion_norm(self.expansion(hidden_states))
-        return self.activation(residual + self.drop_path(hidden_states)), weights
+        hidden_states = self.drop_path(self.expansion_norm(self.expansion(hidden_states)))
+        # The shortcut comes last, so that its map is not held through the attention, and is added in place (no
+        # backward needs the branch's output): peak memory.
+        hidden_states += block_input if self.shortcut is None else self.shortcut(block_input)
+        return self.activation(hidden_states), weights
 
 
 class ZooSASAEncoder(nn.Module):
