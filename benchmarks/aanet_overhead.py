@@ -6,6 +6,8 @@ script runs each model single-threaded, interleaved, and keeps each one's fastes
 gets to the idle time. It also times our model with eager attention, to show what the fused kernel saves.
 
     python benchmarks/aanet_overhead.py --batch-size 1 --runs 12 --output benchmarks/aanet-overhead-cpu-fp32.md
+    python benchmarks/aanet_overhead.py --batch-size 8 --threads 2 --runs 6 --append \
+        --output benchmarks/aanet-overhead-cpu-fp32.md
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--append", action="store_true", help="add the table to --output instead of replacing it")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -68,7 +71,8 @@ def main() -> None:
     table = "\n".join(lines) + "\n"
     print(table)
     if args.output is not None:
-        args.output.write_text(table)
+        previous = args.output.read_text() + "\n" if args.append and args.output.exists() else ""
+        args.output.write_text(previous + table)
 
 
 if __name__ == "__main__":
