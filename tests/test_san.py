@@ -147,7 +147,7 @@ class TestSANPatchwise(ArchitectureBattery):
         stage = model.san.encoder.stages[2]
         layer = stage.layers[0]
         with torch.no_grad():
-            hidden = stage.transition(stage.pool(outputs.hidden_states[2]))
+            hidden = stage.transition(model.san.encoder.pool(outputs.hidden_states[2]))
             normed = layer.activation(layer.normalization_before(hidden))
             expected, _ = layer.attention(normed)
             weights = outputs.attentions[2].permute(0, 1, 4, 2, 3)

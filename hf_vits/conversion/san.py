@@ -39,8 +39,8 @@ def _block_modules(config: ZooSANConfig) -> dict[str, tuple[str, tuple[str, ...]
 def san_key_table(config: ZooSANConfig) -> KeyTable:
     """The key table from the authors' layout (without the "module." prefix) onto our SAN image classifier."""
     modules = {
-        "conv_in": ("san.embeddings.convolution", ("weight",)),
-        "bn_in": ("san.embeddings.normalization", _BATCH_NORM),
+        "conv_in": ("san.encoder.embeddings.convolution", ("weight",)),
+        "bn_in": ("san.encoder.embeddings.normalization", _BATCH_NORM),
     }
     for stage, depth in enumerate(config.depths):
         ours = f"san.encoder.stages.{stage}"

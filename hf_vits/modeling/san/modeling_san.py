@@ -327,13 +327,13 @@ class ZooSANEmbeddings(nn.Module):
 
 
 class ZooSANStage(nn.Module):
-    """One stage: 2x2 max-pool, a 1x1 convolution to the stage's width, the blocks, then BatchNorm and ReLU."""
+    """One stage, entered through the encoder's 2x2 max-pool: a 1x1 convolution to the stage's width, the blocks,
+    then BatchNorm and ReLU."""
 
     def __init__(self, config: ZooSANConfig, stage: int, drop_path_rates: list[float]):
         super().__init__()
         in_channels = config.embedding_size if stage == 0 else config.hidden_sizes[stage - 1]
         channels = config.hidden_sizes[stage]
-        self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
         self.transition = ZooSANPointwiseConvolution(in_channels, channels, bias=False)
         self.layers = nn.ModuleList([ZooSANLayer(config, stage, rate) for rate in drop_path_rates])
         self.normalization = nn.BatchNorm2d(channels, eps=config.batch_norm_eps)
@@ -342,7 +342,7 @@ class ZooSANStage(nn.Module):
     def forward(
         self, hidden_states: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        hidden_states = self.transition(self.pool(hidden_states))
+        hidden_states = self.transition(hidden_states)
         attentions = ()
         for layer in self.layers:
             hidden_states, attention = layer(hidden_states, output_attentions)
@@ -352,10 +352,13 @@ class ZooSANStage(nn.Module):
 
 
 class ZooSANEncoder(nn.Module):
-    """The stages, with the linear stochastic-depth rule across all blocks of all stages."""
+    """The stem, then each stage behind a 2x2 max-pool, with the linear stochastic-depth rule across all blocks of
+    all stages."""
 
     def __init__(self, config: ZooSANConfig):
         super().__init__()
+        self.embeddings = ZooSANEmbeddings(config)
+        self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
         total = sum(config.depths)
         # Python floats, not torch.linspace, so that models can be built on the meta device.
         rates = [config.drop_path_rate * index / max(total - 1, 1) for index in range(total)]
@@ -368,11 +371,15 @@ class ZooSANEncoder(nn.Module):
         )
 
     def forward(
-        self, hidden_states: torch.Tensor, output_attentions: bool = False, output_hidden_states: bool = False
+        self, pixel_values: torch.Tensor, output_attentions: bool = False, output_hidden_states: bool = False
     ) -> BaseModelOutputWithPooling:
+        hidden_states = self.embeddings(pixel_values)
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for stage in self.stages:
+            # Pooled before the stage is called, so that the map before the pool (the stem's, 4x the size) is freed
+            # while the stage runs, unless it is kept as a hidden state.
+            hidden_states = self.pool(hidden_states)
             hidden_states, attentions = stage(hidden_states, output_attentions)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
@@ -460,13 +467,12 @@ class ZooSANModel(ZooSANPreTrainedModel):
 
     def __init__(self, config: ZooSANConfig):
         super().__init__(config)
-        self.embeddings = ZooSANEmbeddings(config)
         self.encoder = ZooSANEncoder(config)
         self.pooler = nn.AdaptiveAvgPool2d(1)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Conv2d:
-        return self.embeddings.convolution
+        return self.encoder.embeddings.convolution
 
     def forward(
         self,
@@ -483,8 +489,8 @@ class ZooSANModel(ZooSANPreTrainedModel):
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
 
-        embedded = self.embeddings(pixel_values.to(self.embeddings.convolution.weight.dtype))
-        encoder_outputs = self.encoder(embedded, output_attentions, output_hidden_states)
+        pixel_values = pixel_values.to(self.get_input_embeddings().weight.dtype)
+        encoder_outputs = self.encoder(pixel_values, output_attentions, output_hidden_states)
         last_hidden_state = encoder_outputs.last_hidden_state
         pooled_output = self.pooler(last_hidden_state).flatten(1)
 
