@@ -1,5 +1,5 @@
 """LR-Net's local relation layer: peak memory and speed of the chunked aggregation against a naive `unfold` one, and
-of LR-Net-50 against `relation_chunk_size` (CPU fp32, batch 8, 224 px).
+of LR-Net-50 against `relation_chunk_size` (CPU fp32, one thread, batch 8, 224 px).
 
 The first table runs single layers of LR-Net-50 on their own input sizes (the stem's 7x7 stride-2 layer on the 224 px
 map of 64 channels, the first stage's on 56 px, 96 channels) with random embeddings: the naive aggregation unfolds
@@ -92,7 +92,15 @@ def model_rows() -> list[str]:
     rows = []
     pixel_values = torch.randn(BATCH_SIZE, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    model = hf_vits.create_model("lrnet-50").eval()
+    model = hf_vits.create_model("lrnet-50")
+    # BatchNorm statistics of the batch itself, as a trained model has its data's (at their initial values, mean 0
+    # and variance 1, the random network's activations grow from stage to stage).
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = None
+    with torch.no_grad():
+        model.train()(pixel_values)
+    model.eval()
     reference = None
     with torch.inference_mode():
         for chunk_size in CHUNK_SIZES:
@@ -110,16 +118,19 @@ def model_rows() -> list[str]:
 
 
 def main() -> None:
+    # One thread: on a machine shared with other jobs, two threads spend most of a small kernel waiting for each
+    # other at OpenMP's barriers, which punishes the many smaller kernels of a chunked layer out of all proportion.
+    torch.set_num_threads(1)
     machine = (
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; torch {torch.__version__}. "
         "Peak MiB: torch allocations during one call above those before it (the profiler's allocation events)."
     )
     table = (
-        f"## LR-Net local relation layer, cpu float32, batch {BATCH_SIZE}\n\n{machine} Δ: against the naive "
+        f"## LR-Net local relation layer, cpu float32, 1 thread, batch {BATCH_SIZE}\n\n{machine} Δ: against the naive "
         "aggregation (the first row of each layer).\n\n"
         "| layer | aggregation | ms | peak MiB | max abs Δ |\n| --- | --- | ---: | ---: | ---: |\n"
         + "\n".join(layer_rows())
-        + f"\n\n## LR-Net-50 against relation_chunk_size, cpu float32, batch {BATCH_SIZE}, 224 px\n\n"
+        + f"\n\n## LR-Net-50 against relation_chunk_size, cpu float32, 1 thread, batch {BATCH_SIZE}, 224 px\n\n"
         "Δlogits: against the first row (no chunking).\n\n"
         "| variant | relation_chunk_size | images/s | peak MiB | max abs Δlogits |\n"
         "| --- | ---: | ---: | ---: | ---: |\n" + "\n".join(model_rows()) + "\n"

@@ -228,6 +228,10 @@ class ZooLRNetLocalRelation(nn.Module):
         key_channels = self.num_groups * config.key_channels_per_group
         self.query = nn.Conv2d(channels, key_channels, kernel_size=1)
         self.key = nn.Conv2d(channels, key_channels, kernel_size=1)
+        # Initialised at PyTorch's fan-in scale (`_init_weights`), not He's fan-out one: the embeddings have m times
+        # fewer channels than their input, and at He's scale the squared differences reach tens, the softmax is
+        # nearly hard from the start and rounding-level changes of the input pick other neighbours.
+        self.query.is_relation_embedding = self.key.is_relation_embedding = True
         hidden_size = max(1, round(self.num_groups * config.geometry_prior_hidden_ratio))
         self.geometry_prior = ZooLRNetGeometryPrior(config.kernel_size, self.num_groups, hidden_size)
         self.projection = nn.Conv2d(channels, channels, kernel_size=1, bias=False)
@@ -373,9 +377,13 @@ class ZooLRNetPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         """torchvision's ResNet initialisation for the convolutions (He normal, fan-out) and BatchNorms (unit, or a
-        zero scale for each bottleneck's last with `zero_init_residual`); PyTorch's default for the geometry prior's
-        and the classifier's linears."""
-        if isinstance(module, nn.Conv2d):
+        zero scale for each bottleneck's last with `zero_init_residual`); PyTorch's default for the query and key
+        embeddings and for the geometry prior's and the classifier's linears."""
+        if isinstance(module, nn.Conv2d) and getattr(module, "is_relation_embedding", False):
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            bound = 1 / math.sqrt(module.weight[0].numel())
+            init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.Conv2d):
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             if module.bias is not None:
                 init.zeros_(module.bias)
