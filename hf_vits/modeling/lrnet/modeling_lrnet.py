@@ -79,18 +79,31 @@ def output_size(size: int, stride: int) -> int:
     return (size - 1) // stride + 1
 
 
-def _phases(maps: torch.Tensor, kernel_size: int, stride: int, rows: int, cols: int) -> torch.Tensor:
+def _phase_slice(size: int, offset: int, stride: int, length: int) -> tuple[slice, int, int]:
+    """Along one axis of phase `offset`: the input indices s u + offset - k // 2 (given as `offset` - k // 2) it holds
+    for u < `length`, as (slice of the input, zeros before, zeros after)."""
+    before = max(0, -(offset // stride)) if offset < 0 else 0
+    start = stride * before + offset
+    count = max(0, min(length - before, (size - start + stride - 1) // stride))
+    return slice(start, start + stride * count, stride), before, length - before - count
+
+
+def _phases(maps: torch.Tensor, kernel_size: int, stride: int, rows: int, cols: int) -> list[list[torch.Tensor]]:
     """Zero-pad `maps` by k // 2 and split it into its stride x stride phases, each (batch, C, rows * cols) and
     contiguous: phase (a, b) holds padded pixel (s u + a, s v + b) at u * cols + v. (For stride 1 the one phase is
-    the padded map.)"""
+    the padded map.) Each phase is padded from a strided view of `maps`, so no padded copy of the whole map exists
+    besides the phases."""
     padding = kernel_size // 2
     height, width = maps.shape[-2:]
-    padded = nn.functional.pad(
-        maps, (padding, stride * cols - width - padding, padding, stride * rows - height - padding)
-    )
-    batch, channels = maps.shape[:2]
-    phases = padded.view(batch, channels, rows, stride, cols, stride).permute(3, 5, 0, 1, 2, 4)
-    return phases.reshape(stride, stride, batch, channels, rows * cols)
+    phases = []
+    for a in range(stride):
+        row_slice, top, bottom = _phase_slice(height, a - padding, stride, rows)
+        phases.append([])
+        for b in range(stride):
+            col_slice, left, right = _phase_slice(width, b - padding, stride, cols)
+            phase = nn.functional.pad(maps[:, :, row_slice, col_slice], (left, right, top, bottom))
+            phases[-1].append(phase.flatten(2))
+    return phases
 
 
 def inside_image(height: int, width: int, kernel_size: int, stride: int, cols: int, device=None) -> torch.Tensor:
@@ -160,7 +173,7 @@ def local_relation(
         for index in range(footprint):
             dy, dx = divmod(index, kernel_size)
             shift = first + (dy // stride) * cols + dx // stride
-            neighbours.append(key_phases[dy % stride, dx % stride, :, :, shift : shift + length])
+            neighbours.append(key_phases[dy % stride][dx % stride][:, :, shift : shift + length])
         if composability == "dot_product":
             appearance = torch.stack([centre * neighbour for neighbour in neighbours])
         elif composability == "squared_difference":
@@ -183,7 +196,7 @@ def local_relation(
         for index in range(footprint):
             dy, dx = divmod(index, kernel_size)
             shift = first + (dy // stride) * cols + dx // stride
-            neighbour = value_phases[dy % stride, dx % stride, :, :, shift : shift + length]
+            neighbour = value_phases[dy % stride][dx % stride][:, :, shift : shift + length]
             aggregated.addcmul_(exponentials[index].unsqueeze(2), neighbour.view(batch, groups, group_channels, length))
         aggregated = aggregated / normaliser.to(value.dtype).unsqueeze(2)
         outputs.append(aggregated.view(batch, channels, stop - start, cols)[..., :out_width])
