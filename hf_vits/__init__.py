@@ -3,6 +3,22 @@
 Importing this package registers every architecture with transformers' Auto classes.
 """
 
+from .modeling.aanet import (
+    ZooAANetBackbone,
+    ZooAANetConfig,
+    ZooAANetForImageClassification,
+    ZooAANetImageProcessor,
+    ZooAANetImageProcessorPil,
+    ZooAANetModel,
+)
+from .modeling.ccnet import (
+    ZooCCNetConfig,
+    ZooCCNetForImageClassification,
+    ZooCCNetForSemanticSegmentation,
+    ZooCCNetImageProcessor,
+    ZooCCNetImageProcessorPil,
+    ZooCCNetModel,
+)
 from .modeling.cvt import (
     ZooCvTBackbone,
     ZooCvTConfig,
@@ -19,6 +35,44 @@ from .modeling.deit import (
     ZooDeiTImageProcessorPil,
     ZooDeiTModel,
 )
+from .modeling.levit import (
+    ZooLeViTConfig,
+    ZooLeViTForImageClassification,
+    ZooLeViTForImageClassificationWithTeacher,
+    ZooLeViTImageProcessor,
+    ZooLeViTImageProcessorPil,
+    ZooLeViTModel,
+)
+from .modeling.lrnet import (
+    ZooLRNetBackbone,
+    ZooLRNetConfig,
+    ZooLRNetForImageClassification,
+    ZooLRNetImageProcessor,
+    ZooLRNetImageProcessorPil,
+    ZooLRNetModel,
+)
+from .modeling.nonlocal_net import (
+    ZooNonLocalBackbone,
+    ZooNonLocalConfig,
+    ZooNonLocalForImageClassification,
+    ZooNonLocalImageProcessor,
+    ZooNonLocalImageProcessorPil,
+    ZooNonLocalModel,
+)
+from .modeling.san import (
+    ZooSANConfig,
+    ZooSANForImageClassification,
+    ZooSANImageProcessor,
+    ZooSANImageProcessorPil,
+    ZooSANModel,
+)
+from .modeling.sasa import (
+    ZooSASAConfig,
+    ZooSASAForImageClassification,
+    ZooSASAImageProcessor,
+    ZooSASAImageProcessorPil,
+    ZooSASAModel,
+)
 from .modeling.swin import (
     ZooSwinBackbone,
     ZooSwinConfig,
@@ -26,6 +80,13 @@ from .modeling.swin import (
     ZooSwinImageProcessor,
     ZooSwinImageProcessorPil,
     ZooSwinModel,
+)
+from .modeling.t2t_vit import (
+    ZooT2TViTConfig,
+    ZooT2TViTForImageClassification,
+    ZooT2TViTImageProcessor,
+    ZooT2TViTImageProcessorPil,
+    ZooT2TViTModel,
 )
 from .modeling.vit import (
     ZooViTConfig,
@@ -52,6 +113,18 @@ register_with_transformers()
 __all__ = [
     "ARCHITECTURES",
     "Variant",
+    "ZooAANetBackbone",
+    "ZooAANetConfig",
+    "ZooAANetForImageClassification",
+    "ZooAANetImageProcessor",
+    "ZooAANetImageProcessorPil",
+    "ZooAANetModel",
+    "ZooCCNetConfig",
+    "ZooCCNetForImageClassification",
+    "ZooCCNetForSemanticSegmentation",
+    "ZooCCNetImageProcessor",
+    "ZooCCNetImageProcessorPil",
+    "ZooCCNetModel",
     "ZooCvTBackbone",
     "ZooCvTConfig",
     "ZooCvTForImageClassification",
@@ -64,12 +137,45 @@ __all__ = [
     "ZooDeiTImageProcessor",
     "ZooDeiTImageProcessorPil",
     "ZooDeiTModel",
+    "ZooLeViTConfig",
+    "ZooLeViTForImageClassification",
+    "ZooLeViTForImageClassificationWithTeacher",
+    "ZooLeViTImageProcessor",
+    "ZooLeViTImageProcessorPil",
+    "ZooLeViTModel",
+    "ZooLRNetBackbone",
+    "ZooLRNetConfig",
+    "ZooLRNetForImageClassification",
+    "ZooLRNetImageProcessor",
+    "ZooLRNetImageProcessorPil",
+    "ZooLRNetModel",
+    "ZooNonLocalBackbone",
+    "ZooNonLocalConfig",
+    "ZooNonLocalForImageClassification",
+    "ZooNonLocalImageProcessor",
+    "ZooNonLocalImageProcessorPil",
+    "ZooNonLocalModel",
+    "ZooSANConfig",
+    "ZooSANForImageClassification",
+    "ZooSANImageProcessor",
+    "ZooSANImageProcessorPil",
+    "ZooSANModel",
+    "ZooSASAConfig",
+    "ZooSASAForImageClassification",
+    "ZooSASAImageProcessor",
+    "ZooSASAImageProcessorPil",
+    "ZooSASAModel",
     "ZooSwinBackbone",
     "ZooSwinConfig",
     "ZooSwinForImageClassification",
     "ZooSwinImageProcessor",
     "ZooSwinImageProcessorPil",
     "ZooSwinModel",
+    "ZooT2TViTConfig",
+    "ZooT2TViTForImageClassification",
+    "ZooT2TViTImageProcessor",
+    "ZooT2TViTImageProcessorPil",
+    "ZooT2TViTModel",
     "ZooViTConfig",
     "ZooViTForImageClassification",
     "ZooViTImageProcessor",

@@ -13,12 +13,13 @@ from transformers import (
     AutoImageProcessor,
     AutoModel,
     AutoModelForImageClassification,
+    AutoModelForSemanticSegmentation,
     PreTrainedConfig,
     PreTrainedModel,
 )
 from transformers.image_processing_utils import BaseImageProcessor
 
-from .modeling import cvt, deit, swin, vit
+from .modeling import aanet, ccnet, cvt, deit, levit, lrnet, nonlocal_net, san, sasa, swin, t2t_vit, vit
 
 BACKENDS = ("torchvision", "pil")
 IMAGENET_NUM_CLASSES = 1000
@@ -38,6 +39,8 @@ class Architecture:
     variants: dict[str, dict] = field(repr=False)
     backbone_class: type[PreTrainedModel] | None = None
     """The stage-wise feature extractor for detection and segmentation heads (AutoBackbone), if any."""
+    segmentation_class: type[PreTrainedModel] | None = None
+    """The semantic segmenter (AutoModelForSemanticSegmentation), if any."""
 
     @property
     def model_type(self) -> str:
@@ -57,6 +60,9 @@ class Variant:
     top1: float | None
     resolution: int
     source: str
+    task: str = "image-classification"
+    """The paper's task for this variant: "image-classification" (an ImageNet-1k classifier) or
+    "semantic-segmentation" (`create_model` builds the segmenter, with the variant's own labels)."""
 
 
 def _architecture(name: str, title: str, paper: str, module: ModuleType, prefix: str) -> Architecture:
@@ -73,6 +79,7 @@ def _architecture(name: str, title: str, paper: str, module: ModuleType, prefix:
         },
         variants=module.VARIANTS,
         backbone_class=getattr(module, f"Zoo{prefix}Backbone", None),
+        segmentation_class=getattr(module, f"Zoo{prefix}ForSemanticSegmentation", None),
     )
 
 
@@ -107,11 +114,74 @@ ARCHITECTURES: dict[str, Architecture] = {
             cvt,
             "CvT",
         ),
+        _architecture(
+            "t2t_vit",
+            "Tokens-to-Token ViT (T2T-ViT)",
+            "Yuan et al., Tokens-to-Token ViT: Training Vision Transformers from Scratch on ImageNet, ICCV 2021",
+            t2t_vit,
+            "T2TViT",
+        ),
+        _architecture(
+            "levit",
+            "LeViT",
+            "Graham et al., LeViT: a Vision Transformer in ConvNet's Clothing for Faster Inference, ICCV 2021",
+            levit,
+            "LeViT",
+        ),
+        _architecture(
+            "sasa",
+            "Stand-Alone Self-Attention (SASA) ResNet",
+            "Ramachandran et al., Stand-Alone Self-Attention in Vision Models, NeurIPS 2019",
+            sasa,
+            "SASA",
+        ),
+        _architecture(
+            "san",
+            "Self-Attention Network (SAN)",
+            "Zhao, Jia and Koltun, Exploring Self-attention for Image Recognition, CVPR 2020",
+            san,
+            "SAN",
+        ),
+        _architecture(
+            "ccnet",
+            "CCNet: Criss-Cross Network",
+            "Huang et al., CCNet: Criss-Cross Attention for Semantic Segmentation, ICCV 2019",
+            ccnet,
+            "CCNet",
+        ),
+        _architecture(
+            "aanet",
+            "Attention-Augmented ResNet (AA-ResNet)",
+            "Bello et al., Attention Augmented Convolutional Networks, ICCV 2019",
+            aanet,
+            "AANet",
+        ),
+        _architecture(
+            "nonlocal_net",
+            "Non-local Neural Network (Non-local ResNet)",
+            "Wang, Girshick, Gupta and He, Non-local Neural Networks, CVPR 2018",
+            nonlocal_net,
+            "NonLocal",
+        ),
+        _architecture(
+            "lrnet",
+            "Local Relation Network (LR-Net)",
+            "Hu, Zhang, Xie and Lin, Local Relation Networks for Image Recognition, ICCV 2019",
+            lrnet,
+            "LRNet",
+        ),
     )
 }
 
 VARIANTS: dict[str, Variant] = {
-    name: Variant(name=name, architecture=arch, config=spec["config"], processor=spec["processor"], **spec["paper"])
+    name: Variant(
+        name=name,
+        architecture=arch,
+        config=spec["config"],
+        processor=spec["processor"],
+        task=spec.get("task", "image-classification"),
+        **spec["paper"],
+    )
     for arch in ARCHITECTURES.values()
     for name, spec in arch.variants.items()
 }
@@ -127,6 +197,8 @@ def register_with_transformers() -> None:
         AutoImageProcessor.register(arch.config_class, image_processor_classes=arch.processor_classes, exist_ok=True)
         if arch.backbone_class is not None:
             AutoBackbone.register(arch.config_class, arch.backbone_class, exist_ok=True)
+        if arch.segmentation_class is not None:
+            AutoModelForSemanticSegmentation.register(arch.config_class, arch.segmentation_class, exist_ok=True)
 
 
 def list_variants(architecture: str | None = None) -> list[Variant]:
@@ -149,15 +221,23 @@ def get_variant(name: str) -> Variant:
 
 def create_config(variant: str, **overrides) -> PreTrainedConfig:
     """The config of a named variant, with any field overridden (e.g. `num_labels`, `image_size`). Without
-    `num_labels` or `id2label` it has the 1000 ImageNet classes of the paper's model and figures."""
+    `num_labels` or `id2label` it has the classes of the paper's model and figures: ImageNet's 1000, or those
+    the variant names (a segmentation variant's dataset)."""
     spec = get_variant(variant)
-    labels = {} if {"num_labels", "id2label"} & overrides.keys() else {"num_labels": IMAGENET_NUM_CLASSES}
-    return spec.architecture.config_class(**{**labels, **spec.config, **overrides})
+    config = dict(spec.config)
+    if {"num_labels", "id2label"} & overrides.keys():
+        config = {key: value for key, value in config.items() if key not in ("num_labels", "id2label")}
+    named = {"num_labels", "id2label"} & (overrides.keys() | config.keys())
+    labels = {} if named else {"num_labels": IMAGENET_NUM_CLASSES}
+    return spec.architecture.config_class(**{**labels, **config, **overrides})
 
 
 def create_model(variant: str, attn_implementation: str | None = None, **config_overrides) -> PreTrainedModel:
-    """A randomly initialised image classifier of a named variant (see `list_variants`)."""
+    """A randomly initialised image classifier of a named variant (see `list_variants`), or its semantic segmenter
+    for a segmentation variant."""
     config = create_config(variant, **config_overrides)
+    if get_variant(variant).task == "semantic-segmentation":
+        return AutoModelForSemanticSegmentation.from_config(config, attn_implementation=attn_implementation)
     return AutoModelForImageClassification.from_config(config, attn_implementation=attn_implementation)
 
 

@@ -109,6 +109,9 @@ class ArchitectureSpec:
     extra_auto_classes: dict[str, type[PreTrainedModel]] = field(default_factory=dict)
     """Auto classes beyond AutoModel and AutoModelForImageClassification that the saved folder's `auto_map` names
     (e.g. {"AutoBackbone": ZooSwinBackbone})."""
+    counted_buffers: tuple[str, ...] = ()
+    """Name endings of buffers that the paper's parameter counts include (T2T-ViT's fixed position table and random
+    features, parameters without gradient in the reference code)."""
 
     # ----------------------------------------------------------------------------------------------- configs
 
@@ -754,7 +757,9 @@ class ArchitectureBattery:
             model = hf_vits.create_model(variant_name)
         assert type(model) is self.spec.classification_class
         assert model.config.num_labels == 1000, "variants are the papers' ImageNet-1k models"
-        count = sum(p.numel() for p in model.parameters()) / 1e6
+        count = sum(p.numel() for p in model.parameters())
+        count += sum(b.numel() for name, b in model.named_buffers() if name.endswith(self.spec.counted_buffers))
+        count /= 1e6
         assert count == pytest.approx(variant.params_m, rel=0.01), f"{count:.2f}M vs the paper's {variant.params_m}M"
 
     def test_variant_is_consistent(self, variant_name):

@@ -13,7 +13,36 @@ import torch
 import hf_vits
 import hf_vits.modeling
 
-EXPECTED_ARCHITECTURES = {"vit", "deit", "swin", "cvt"}
+EXPECTED_ARCHITECTURES = {
+    "vit",
+    "deit",
+    "swin",
+    "cvt",
+    "t2t_vit",
+    "levit",
+    "aanet",
+    "nonlocal_net",
+    "san",
+    "sasa",
+    "ccnet",
+    "lrnet",
+}
+
+# How each architecture's variants are named: as its paper names its models.
+VARIANT_PREFIXES = {
+    "vit": "vit-",
+    "deit": "deit-",
+    "swin": "swin-",
+    "cvt": "cvt-",
+    "t2t_vit": "t2t-vit-",
+    "levit": "levit-",
+    "nonlocal_net": "nonlocal-resnet",
+    "ccnet": "ccnet-",
+    "aanet": "aa-resnet-",
+    "sasa": "sasa-resnet-",
+    "lrnet": "lrnet-",
+    "san": ("san10-", "san15-", "san19-"),
+}
 
 REGISTRATION_PROBE = """
 import json
@@ -94,11 +123,12 @@ def test_list_variants():
     for variant in variants:
         assert variant.architecture.name in hf_vits.ARCHITECTURES
         assert variant.architecture is hf_vits.ARCHITECTURES[variant.architecture.name]
-        assert variant.name.startswith(f"{variant.architecture.name}-")
+        assert variant.name.startswith(VARIANT_PREFIXES[variant.architecture.name])
         assert hf_vits.get_variant(variant.name) is variant
         assert variant.params_m > 0 and variant.resolution > 0 and variant.source
         assert variant.gflops is None or variant.gflops > 0
         assert variant.top1 is None or 0 < variant.top1 < 100
+    assert set(VARIANT_PREFIXES) == EXPECTED_ARCHITECTURES
     for name in EXPECTED_ARCHITECTURES:
         in_architecture = hf_vits.list_variants(name)
         assert in_architecture and all(v.architecture.name == name for v in in_architecture)
@@ -117,8 +147,9 @@ def test_unknown_variant_suggests_close_names():
     for function in (hf_vits.create_config, hf_vits.create_model, hf_vits.create_image_processor):
         with pytest.raises(KeyError, match="vit-base-patch16-224"):
             function("vit-base-patch16-22")
+    # Far from every variant name (`resnet50` is close to the AA-ResNets').
     with pytest.raises(KeyError, match="hf-vits list"):
-        hf_vits.get_variant("resnet50")
+        hf_vits.get_variant("efficientnet-b0")
 
 
 def test_create_config_defaults_to_imagenet_and_takes_overrides():
