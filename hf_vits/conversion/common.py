@@ -184,9 +184,13 @@ def _check_against(
         raise ConversionError(f"{name} does not fit the target model; " + "; ".join(problems) + ".")
 
 
-def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict in a safetensors file or a `torch.save` file (read with `weights_only=True`), unwrapped
-    from the "model" / "state_dict" / "state_dict_ema" nesting of training checkpoints."""
+def read_checkpoint(
+    path: str | Path, nesting_keys: tuple[str, ...] = STATE_DICT_NESTING_KEYS, allowed_classes: tuple[type, ...] = ()
+) -> dict[str, torch.Tensor]:
+    """The state dict in a safetensors file or a `torch.save` file (read with `weights_only=True`, which also
+    admits `allowed_classes`, e.g. the argparse arguments a training script saved beside the weights), unwrapped
+    from the "model" / "state_dict" / "state_dict_ema" nesting of training checkpoints (the first of
+    `nesting_keys` present)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Checkpoint {path} does not exist.")
@@ -196,7 +200,8 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         head = file.read(16)
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
         try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(list(allowed_classes)):
+                loaded = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as error:
             raise ConversionError(
                 f"Checkpoint {path} holds objects other than tensors and plain containers, which are not loaded "
@@ -218,12 +223,14 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             f"{path} is not a checkpoint: expected a safetensors file or a PyTorch checkpoint written by torch.save, "
             f"but it starts with {head!r}."
         )
-    return _extract_state_dict(loaded, path)
+    return _extract_state_dict(loaded, path, nesting_keys)
 
 
-def _extract_state_dict(loaded: object, path: Path) -> dict[str, torch.Tensor]:
+def _extract_state_dict(
+    loaded: object, path: Path, nesting_keys: tuple[str, ...] = STATE_DICT_NESTING_KEYS
+) -> dict[str, torch.Tensor]:
     if isinstance(loaded, Mapping):
-        for key in STATE_DICT_NESTING_KEYS:
+        for key in nesting_keys:
             if isinstance(loaded.get(key), Mapping):
                 logger.info("Reading the weights under %r of %s.", key, path)
                 loaded = loaded[key]
@@ -231,7 +238,7 @@ def _extract_state_dict(loaded: object, path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(loaded, Mapping) or not loaded:
         raise ConversionError(
             f"Checkpoint {path} holds no state dict: expected a mapping of names to tensors, at the top level or "
-            f"under one of {STATE_DICT_NESTING_KEYS}, got {type(loaded).__name__}."
+            f"under one of {nesting_keys}, got {type(loaded).__name__}."
         )
     not_tensors = sorted(str(key) for key, value in loaded.items() if not isinstance(value, torch.Tensor))
     if not_tensors:

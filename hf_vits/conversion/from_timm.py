@@ -1,11 +1,12 @@
-"""Conversion from timm's `vit_*` (VisionTransformer), `deit_*` (VisionTransformer, VisionTransformerDistilled) and
-`swin_*` (SwinTransformer) models, and back.
+"""Conversion from timm's `vit_*` (VisionTransformer), `deit_*` (VisionTransformer, VisionTransformerDistilled),
+`swin_*` (SwinTransformer) and `levit_*` / `levit_conv_*` (Levit, LevitDistilled) models, and back.
 
 The architecture is told by the timm model's class (and a `deit_` name), and each step (unsupported features,
 config, key table, timm model kwargs) dispatches to that architecture's functions: ViT's and DeiT's here, Swin's
-in `swin.py`. The config is read off the timm model itself, so any size timm can build converts; what our models
-do not implement (register tokens, layer scale, qk-norm, attention pooling, ...) is refused by name rather than
-converted wrongly. The processor is timm's own evaluation transform, resolved from the model's pretrained config.
+in `swin.py`, LeViT's in `levit.py`. The config is read off the timm model itself, so any size timm can build
+converts; what our models do not implement (register tokens, layer scale, qk-norm, attention pooling, ...) is
+refused by name rather than converted wrongly. The processor is timm's own evaluation transform, resolved from the
+model's pretrained config.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from transformers.image_processing_utils import BaseImageProcessor
 from transformers.image_utils import PILImageResampling
 
 from ..modeling.deit import ZooDeiTConfig, ZooDeiTForImageClassification, ZooDeiTImageProcessor
+from ..modeling.levit import ZooLeViTConfig, ZooLeViTForImageClassification, ZooLeViTImageProcessor
 from ..modeling.swin import ZooSwinConfig, ZooSwinForImageClassification, ZooSwinImageProcessor
 from ..modeling.vit import ZooViTConfig, ZooViTForImageClassification, ZooViTImageProcessor
-from . import swin
+from . import levit, swin
 from .common import (
     VERIFY_TOLERANCE,
     ConversionError,
@@ -42,13 +44,14 @@ from .common import (
 logger = logging.getLogger(__name__)
 
 # Our architectures that timm models convert to, by the name used in messages.
-ARCHITECTURES = {"vit": "ViT", "deit": "DeiT", "swin": "Swin"}
+ARCHITECTURES = {"vit": "ViT", "deit": "DeiT", "swin": "Swin", "levit": "LeViT"}
 
 # Our image classifier and processor of each architecture.
 _CLASSES = {
     "vit": (ZooViTForImageClassification, ZooViTImageProcessor),
     "deit": (ZooDeiTForImageClassification, ZooDeiTImageProcessor),
     "swin": (ZooSwinForImageClassification, ZooSwinImageProcessor),
+    "levit": (ZooLeViTForImageClassification, ZooLeViTImageProcessor),
 }
 
 # timm's block sub-modules and ours; each has a weight and a bias.
@@ -78,10 +81,13 @@ def timm_architecture(timm_model: nn.Module) -> str:
     """Our architecture for `timm_model`: "swin" for a SwinTransformer, "deit" for a distillation token or a
     `deit_*` name, else "vit"."""
     from timm.models.deit import VisionTransformerDistilled
+    from timm.models.levit import Levit
     from timm.models.swin_transformer import SwinTransformer
 
     if isinstance(timm_model, SwinTransformer):
         return "swin"
+    if isinstance(timm_model, Levit):
+        return "levit"
     if isinstance(timm_model, VisionTransformerDistilled) or timm_model_name(timm_model).startswith("deit_"):
         return "deit"
     return "vit"
@@ -107,6 +113,8 @@ def unsupported_timm_features(timm_model: nn.Module, architecture: str) -> list[
     it converts faithfully."""
     if architecture == "swin":
         return swin.unsupported_timm_features(timm_model)
+    if architecture == "levit":
+        return levit.unsupported_timm_features(timm_model)
     return _unsupported_vit_features(timm_model, architecture)
 
 
@@ -246,6 +254,8 @@ def timm_config(timm_model: nn.Module, architecture: str | None = None) -> PreTr
         )
     if architecture == "swin":
         return swin.timm_config(timm_model, label_kwargs(timm_model.num_classes))
+    if architecture == "levit":
+        return levit.timm_config(timm_model, label_kwargs(timm_model.num_classes))
     height, width = timm_model.patch_embed.img_size
     first_norm = timm_model.norm if isinstance(timm_model.fc_norm, nn.Identity) else timm_model.fc_norm
     kwargs = {
@@ -277,6 +287,8 @@ def timm_key_table(config: PreTrainedConfig) -> KeyTable:
     """The key table between timm's state dict and that of our image classifier for `config`."""
     if isinstance(config, ZooSwinConfig):
         return swin.swin_key_table(config, "timm")
+    if isinstance(config, ZooLeViTConfig):
+        return levit.levit_key_table(config, "timm")
     deit = isinstance(config, ZooDeiTConfig)
     if not deit and config.representation_size is not None:
         raise ConversionError("timm's VisionTransformer has no pre-logits layer (representation_size).")
@@ -317,7 +329,10 @@ def timm_image_processor(timm_model: nn.Module, architecture: str | None = None)
     architecture = architecture or timm_architecture(timm_model)
     name = timm_model_name(timm_model)
     data_config = resolve_model_data_config(timm_model)
-    height, width = timm_model.patch_embed.img_size
+    if architecture == "levit":
+        height, width = timm_config(timm_model, architecture).image_size_pair
+    else:
+        height, width = timm_model.patch_embed.img_size
     if tuple(data_config["input_size"][1:]) != (height, width):
         logger.info(
             "timm's data config of %s is for %s px; the processor crops to the model's %dx%d.",
@@ -368,9 +383,10 @@ def convert_timm_model(
     model = _CLASSES[architecture][0](config)
     table = timm_key_table(config)
     source_name = source_name or f"state dict of timm model {timm_model_name(timm_model)!r}"
-    converted = table.convert(
-        timm_model.state_dict() if state_dict is None else state_dict, model.state_dict(), source_name
-    )
+    state_dict = timm_model.state_dict() if state_dict is None else state_dict
+    if architecture == "levit" and timm_model.use_conv:
+        state_dict = levit.squeeze_conv_mode(state_dict)
+    converted = table.convert(state_dict, model.state_dict(), source_name)
     model.load_state_dict(converted, strict=True)
     return model.eval(), timm_image_processor(timm_model, architecture)
 
@@ -424,8 +440,8 @@ def load_timm(
     if checkpoint is not None:
         state_dict = read_checkpoint(checkpoint)
         if "num_classes" not in model_kwargs:
-            # ViT's and DeiT's head is "head", Swin's "head.fc".
-            head = state_dict.get("head.weight", state_dict.get("head.fc.weight"))
+            # ViT's and DeiT's head is "head", Swin's "head.fc", LeViT's "head.linear".
+            head = state_dict.get("head.weight", state_dict.get("head.fc.weight", state_dict.get("head.linear.weight")))
             model_kwargs["num_classes"] = 0 if head is None else head.shape[0]
     timm_model = create_timm_model(name, pretrained=checkpoint is None, **model_kwargs)
     source_name = f"checkpoint {checkpoint}" if checkpoint is not None else None
@@ -456,6 +472,8 @@ def timm_model_kwargs(config: PreTrainedConfig) -> dict:
     equivalent of `config`."""
     if isinstance(config, ZooSwinConfig):
         return swin.timm_model_kwargs(config)
+    if isinstance(config, ZooLeViTConfig):
+        return levit.timm_model_kwargs(config)
     activations = {"gelu": nn.GELU, "gelu_pytorch_tanh": partial(nn.GELU, approximate="tanh")}
     if config.hidden_act not in activations:
         raise ConversionError(f"timm's VisionTransformer has no MLP activation {config.hidden_act!r}.")
@@ -489,6 +507,8 @@ def to_timm_model(model: PreTrainedModel) -> nn.Module:
     config = _classifier(model).config
     if isinstance(config, ZooSwinConfig):
         timm_model = swin.to_timm_model(config)
+    elif isinstance(config, ZooLeViTConfig):
+        timm_model = levit.to_timm_model(config)
     else:
         distilled = isinstance(config, ZooDeiTConfig) and config.use_distillation_token
         timm_class = VisionTransformerDistilled if distilled else VisionTransformer

@@ -1,7 +1,8 @@
 """Conversion from transformers' ViT (`ViTForImageClassification`, `ViTModel` with or without its pooler), DeiT
-(`DeiTForImageClassificationWithTeacher`, `DeiTModel`), Swin (`SwinForImageClassification`, `SwinModel`) and CvT
-(`CvtForImageClassification`) checkpoints, and back. The class a checkpoint was saved from picks the layout; Swin's
-and CvT's tables live in `swin.py` and `cvt.py`.
+(`DeiTForImageClassificationWithTeacher`, `DeiTModel`), Swin (`SwinForImageClassification`, `SwinModel`), CvT
+(`CvtForImageClassification`) and LeViT (`LevitForImageClassificationWithTeacher`, `LevitForImageClassification`,
+`LevitModel`) checkpoints, and back. The class a checkpoint was saved from picks the layout; Swin's, CvT's and
+LeViT's tables live in `swin.py`, `cvt.py` and `levit.py`.
 
 The key table is over the names transformers writes to disk (`vit.encoder.layer.0.attention.attention.query...`):
 transformers 5 renames them when it loads a model and back when it saves one, so the on-disk names are the
@@ -25,9 +26,10 @@ from transformers.image_processing_utils import BaseImageProcessor
 
 from ..modeling.cvt import ZooCvTConfig, ZooCvTForImageClassification, ZooCvTImageProcessor, ZooCvTModel
 from ..modeling.deit import ZooDeiTConfig, ZooDeiTForImageClassification, ZooDeiTImageProcessor, ZooDeiTModel
+from ..modeling.levit import ZooLeViTConfig, ZooLeViTForImageClassification, ZooLeViTImageProcessor, ZooLeViTModel
 from ..modeling.swin import ZooSwinConfig, ZooSwinForImageClassification, ZooSwinImageProcessor, ZooSwinModel
 from ..modeling.vit import ZooViTConfig, ZooViTForImageClassification, ZooViTImageProcessor, ZooViTModel
-from . import cvt, swin
+from . import cvt, levit, swin
 from .common import (
     VERIFY_TOLERANCE,
     ConversionError,
@@ -69,10 +71,20 @@ LAYOUTS = {
     ),
     "SwinModel": _Layout("swin", "", (), ZooSwinModel),
     "CvtForImageClassification": _Layout("cvt", "cvt.", (("classifier", "classifier"),), ZooCvTForImageClassification),
+    "LevitForImageClassificationWithTeacher": _Layout(
+        "levit",
+        "levit.",
+        (("classifier", "classifier"), ("classifier_distill", "distillation_classifier")),
+        ZooLeViTForImageClassification,
+    ),
+    "LevitForImageClassification": _Layout(
+        "levit", "levit.", (("classifier", "classifier"),), ZooLeViTForImageClassification
+    ),
+    "LevitModel": _Layout("levit", "", (), ZooLeViTModel),
 }
 
 # Our bare models (no head), whose keys carry no base-model prefix.
-_BARE_MODELS = (ZooViTModel, ZooDeiTModel, ZooSwinModel)
+_BARE_MODELS = (ZooViTModel, ZooDeiTModel, ZooSwinModel, ZooLeViTModel)
 
 REFUSED = {
     "DeiTForImageClassification": (
@@ -91,6 +103,7 @@ _CONFIG_CLASSES = {
     "deit": transformers.DeiTConfig,
     "swin": transformers.SwinConfig,
     "cvt": transformers.CvtConfig,
+    "levit": transformers.LevitConfig,
 }
 
 # Config fields that mean the same in transformers' ViT/DeiT configs and ours.
@@ -164,6 +177,8 @@ def transformers_key_table(config: PreTrainedConfig, hf_class: str, our_prefix: 
         return swin.swin_key_table(config, "transformers", our_prefix, layout.prefix, head=bool(layout.heads))
     if isinstance(config, ZooCvTConfig):
         return cvt.cvt_key_table(config, "transformers")
+    if isinstance(config, ZooLeViTConfig):
+        return levit.levit_key_table(config, "transformers", our_prefix, layout.prefix, heads=bool(layout.heads))
     theirs, ours = f"{layout.prefix}embeddings.", f"{our_prefix}embeddings."
     distilled = isinstance(config, ZooDeiTConfig) and config.use_distillation_token
     rules = [
@@ -203,6 +218,8 @@ def transformers_config(hf_config: PreTrainedConfig, hf_class: str, has_pooler: 
         return swin.transformers_config(hf_config, hf_class)
     if layout.model_type == "cvt":
         return cvt.transformers_config(hf_config, hf_class)
+    if layout.model_type == "levit":
+        return levit.transformers_config(hf_config, hf_class)
     kwargs = {field: getattr(hf_config, field) for field in _SHARED_CONFIG_FIELDS if hasattr(hf_config, field)}
     kwargs["id2label"] = {int(index): label for index, label in hf_config.id2label.items()}
     if layout.model_type == "deit":
@@ -224,16 +241,19 @@ def transformers_image_processor(processor: BaseImageProcessor | None, config: P
         ZooDeiTConfig: ZooDeiTImageProcessor,
         ZooSwinConfig: ZooSwinImageProcessor,
         ZooCvTConfig: ZooCvTImageProcessor,
+        ZooLeViTConfig: ZooLeViTImageProcessor,
     }.get(type(config), ZooViTImageProcessor)
     if processor is not None:
         settings = _with_crop_pct_applied(processor.to_dict())
+        if isinstance(config, ZooLeViTConfig):
+            settings = levit.transformers_processor_settings(settings)
         return processor_class(
             **{field: settings[field] for field in _PROCESSOR_FIELDS if settings.get(field) is not None}
         )
     logger.warning("The source has no image processor; using hf-vits' default transform at the model's resolution.")
     height, width = config.image_size_pair
-    if processor_class in (ZooDeiTImageProcessor, ZooSwinImageProcessor, ZooCvTImageProcessor):
-        # DeiT's, Swin's and CvT's evaluation crop ratio, 224 / 256.
+    if processor_class in (ZooDeiTImageProcessor, ZooSwinImageProcessor, ZooCvTImageProcessor, ZooLeViTImageProcessor):
+        # DeiT's, Swin's, CvT's and LeViT's evaluation crop ratio, 224 / 256.
         return processor_class(
             size={"shortest_edge": math.floor(height / 0.875)}, crop_size={"height": height, "width": width}
         )
@@ -273,14 +293,19 @@ def _hf_class_name(hf_config: PreTrainedConfig, state_dict: dict[str, torch.Tens
         return hf_config.architectures[0]
     model_type = hf_config.model_type
     if not any(key.startswith(f"{model_type}.") for key in state_dict):
-        return {"vit": "ViTModel", "deit": "DeiTModel", "swin": "SwinModel", "cvt": "CvtModel"}[model_type]
+        return {"vit": "ViTModel", "deit": "DeiTModel", "swin": "SwinModel", "cvt": "CvtModel", "levit": "LevitModel"}[
+            model_type
+        ]
     if "cls_classifier.weight" in state_dict:
         return "DeiTForImageClassificationWithTeacher"
+    if "classifier_distill.linear.weight" in state_dict:
+        return "LevitForImageClassificationWithTeacher"
     return {
         "vit": "ViTForImageClassification",
         "deit": "DeiTForImageClassification",
         "swin": "SwinForImageClassification",
         "cvt": "CvtForImageClassification",
+        "levit": "LevitForImageClassification",
     }[model_type]
 
 
@@ -409,6 +434,7 @@ def transformers_class_name(model: PreTrainedModel) -> str:
         ZooDeiTForImageClassification,
         ZooSwinForImageClassification,
         ZooCvTForImageClassification,
+        ZooLeViTForImageClassification,
     )
     if isinstance(model, ZooCvTModel):
         raise ConversionError("ZooCvTModel has no transformers equivalent: CvtModel lacks its final LayerNorm.")
@@ -416,6 +442,10 @@ def transformers_class_name(model: PreTrainedModel) -> str:
         raise ConversionError(f"{type(model).__name__} has no transformers equivalent.")
     if isinstance(config, ZooCvTConfig):
         return "CvtForImageClassification"
+    if isinstance(config, ZooLeViTConfig):
+        if bare:
+            return "LevitModel"
+        return "LevitForImageClassification" + ("WithTeacher" if config.use_distillation_head else "")
     if isinstance(config, ZooSwinConfig):
         return "SwinModel" if bare else "SwinForImageClassification"
     if isinstance(config, ZooDeiTConfig):
@@ -449,6 +479,8 @@ def transformers_config_for(model: PreTrainedModel) -> PreTrainedConfig:
         return transformers.SwinConfig(architectures=[hf_class], **swin.transformers_config_kwargs(config))
     if isinstance(config, ZooCvTConfig):
         return transformers.CvtConfig(architectures=[hf_class], **cvt.transformers_config_kwargs(config))
+    if isinstance(config, ZooLeViTConfig):
+        return transformers.LevitConfig(architectures=[hf_class], **levit.transformers_config_kwargs(config))
     kwargs = {field: getattr(config, field) for field in _SHARED_CONFIG_FIELDS}
     if isinstance(config, ZooViTConfig) and config.representation_size is not None:
         kwargs.update(pooler_output_size=config.representation_size, pooler_act="tanh")

@@ -240,6 +240,10 @@ def load_resnet(
             f"{variant!r} ({architecture}) has no ResNet trunk; a ResNet converts into the variants of "
             f"{', '.join(TRUNK_ARCHITECTURES)}."
         )
+    if get_variant(variant).task == "semantic-segmentation":
+        from .ccnet import load_resnet_segmenter
+
+        return load_resnet_segmenter(kind, name, variant, checkpoint=checkpoint, verify=verify)
     from transformers import AutoModelForImageClassification
 
     resnet, state_dict = build_resnet(kind, name, checkpoint)
@@ -254,3 +258,7 @@ def load_resnet(
     elif verify:
         max_abs_diff = verify_against_resnet(model, resnet, head_copied=not unused)
     return ConvertedModel(model, create_image_processor(variant), max_abs_diff)
+
+
+# The architectures whose blocks reshape trunk weights register their adapters in their own modules.
+from . import aanet  # noqa: E402, F401
