@@ -58,7 +58,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "model_type": variant.architecture.model_type,
         "classes": {
             "config": variant.architecture.config_class.__name__,
-            "model": variant.architecture.classification_class.__name__,
+            "model": type(model).__name__,
             "image_processor": {k: c.__name__ for k, c in variant.architecture.processor_classes.items()},
         },
         "figures": {

@@ -60,6 +60,65 @@ CITATIONS = {
   pages     = {22--31},
   year      = {2021}
 }""",
+    "san": """@inproceedings{zhao2020exploring,
+  title     = {Exploring Self-attention for Image Recognition},
+  author    = {Hengshuang Zhao and Jiaya Jia and Vladlen Koltun},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {10076--10085},
+  year      = {2020}
+}""",
+    "sasa": """@inproceedings{ramachandran2019standalone,
+  title     = {Stand-Alone Self-Attention in Vision Models},
+  author    = {Prajit Ramachandran and Niki Parmar and Ashish Vaswani and Irwan Bello and Anselm Levskaya and
+               Jonathon Shlens},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  volume    = {32},
+  year      = {2019}
+}""",
+    "t2t_vit": """@inproceedings{yuan2021tokens,
+  title     = {Tokens-to-Token ViT: Training Vision Transformers from Scratch on ImageNet},
+  author    = {Li Yuan and Yunpeng Chen and Tao Wang and Weihao Yu and Yujun Shi and Zi-Hang Jiang and
+               Francis E. H. Tay and Jiashi Feng and Shuicheng Yan},
+  booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+  pages     = {558--567},
+  year      = {2021}
+}""",
+    "levit": """@inproceedings{graham2021levit,
+  title     = {LeViT: a Vision Transformer in ConvNet's Clothing for Faster Inference},
+  author    = {Benjamin Graham and Alaaeldin El-Nouby and Hugo Touvron and Pierre Stock and Armand Joulin and
+               Herv{\\'e} J{\\'e}gou and Matthijs Douze},
+  booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+  pages     = {12259--12269},
+  year      = {2021}
+}""",
+    "aanet": """@inproceedings{bello2019attention,
+  title     = {Attention Augmented Convolutional Networks},
+  author    = {Irwan Bello and Barret Zoph and Ashish Vaswani and Jonathon Shlens and Quoc V. Le},
+  booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+  pages     = {3286--3295},
+  year      = {2019}
+}""",
+    "nonlocal_net": """@inproceedings{wang2018nonlocal,
+  title     = {Non-local Neural Networks},
+  author    = {Xiaolong Wang and Ross Girshick and Abhinav Gupta and Kaiming He},
+  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {7794--7803},
+  year      = {2018}
+}""",
+    "ccnet": """@inproceedings{huang2019ccnet,
+  title     = {CCNet: Criss-Cross Attention for Semantic Segmentation},
+  author    = {Zilong Huang and Xinggang Wang and Lichao Huang and Chang Huang and Yunchao Wei and Wenyu Liu},
+  booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+  pages     = {603--612},
+  year      = {2019}
+}""",
+    "lrnet": """@inproceedings{hu2019local,
+  title     = {Local Relation Networks for Image Recognition},
+  author    = {Han Hu and Zheng Zhang and Zhenda Xie and Stephen Lin},
+  booktitle = {Proceedings of the IEEE/CVF International Conference on Computer Vision (ICCV)},
+  pages     = {3464--3473},
+  year      = {2019}
+}""",
 }
 
 
@@ -91,7 +150,7 @@ def render_model_card(
         figures_note=_module_description(_variants_module(arch), skip_first_paragraph=False),
         usage=_usage(arch, model_id, catalogue=model is None),
         training=_training(training, catalogue=model is None),
-        limitations=_limitations(model, training),
+        limitations=_limitations(model, training, arch),
         citation=CITATIONS[arch.name],
     )
     validate_model_card(text)
@@ -254,6 +313,7 @@ def _summary(arch: Architecture, model: PreTrainedModel | None, training: Traini
             f"`{arch.classification_class.__name__}` and an image processor with a torchvision and a PIL backend, "
             f"registered with the Auto classes under `model_type` `{arch.model_type}`. This card describes the "
             "architecture and the paper's variants; a published model's card adds its weights, data and results."
+            + _segmentation_summary(arch)
         )
     trained = f", trained on {_dataset_name(training.dataset)}" if training else ""
     return (
@@ -270,6 +330,7 @@ def _facts(
     classes = (
         f"- **Python classes:** `{arch.config_class.__name__}`, `{arch.model_class.__name__}`, "
         f"`{arch.classification_class.__name__}`, "
+        + (f"`{arch.segmentation_class.__name__}`, " if arch.segmentation_class is not None else "")
         + ", ".join(f"`{cls.__name__}` ({backend})" for backend, cls in arch.processor_classes.items())
     )
     if model is None:
@@ -337,6 +398,37 @@ def _code_files(arch: Architecture) -> str:
     return ", ".join(f"`{cls.__module__.rsplit('.', 1)[-1]}.py`" for cls in modules)
 
 
+def _segmentation_summary(arch: Architecture) -> str:
+    if arch.segmentation_class is None:
+        return ""
+    return (
+        f" `{arch.segmentation_class.__name__}` is its semantic segmenter, registered with "
+        '`AutoModelForSemanticSegmentation` and served by `pipeline("image-segmentation")`.'
+    )
+
+
+def _segmentation_usage(arch: Architecture, model_id: str) -> str:
+    """How to use the segmenter of an architecture that has one."""
+    variant = next(
+        (name for name, spec in arch.variants.items() if spec.get("task") == "semantic-segmentation"),
+        list(arch.variants)[0],
+    )
+    return (
+        f'The semantic segmenter (`{arch.segmentation_class.__name__}`, `hf_vits.create_model("{variant}")`) '
+        "returns logits at the resolution of its last feature map; its image processor upsamples them to the image "
+        "and picks the class of each pixel, and the segmentation pipeline returns one mask per class present:\n\n"
+        "```python\n"
+        "from transformers import AutoImageProcessor, AutoModelForSemanticSegmentation, pipeline\n\n"
+        f'model = AutoModelForSemanticSegmentation.from_pretrained("{model_id}", trust_remote_code=True)\n'
+        f'processor = AutoImageProcessor.from_pretrained("{model_id}", trust_remote_code=True)\n'
+        'outputs = model(**processor(image, return_tensors="pt"))\n'
+        "classes = processor.post_process_semantic_segmentation(outputs, target_sizes=[image.size[::-1]])[0]\n"
+        f'segmenter = pipeline("image-segmentation", model="{model_id}", trust_remote_code=True)\n'
+        'masks = segmenter("street.jpg")  # [{"label": ..., "mask": PIL image, "score": None}, ...]\n'
+        "```"
+    )
+
+
 def _usage(arch: Architecture, model_id: str, catalogue: bool) -> str:
     sections = []
     if catalogue:
@@ -375,6 +467,8 @@ def _usage(arch: Architecture, model_id: str, catalogue: bool) -> str:
         'classifier("cat.jpg", top_k=5)\n'
         "```"
     )
+    if arch.segmentation_class is not None:
+        sections.append(_segmentation_usage(arch, model_id))
     return "\n\n".join(sections)
 
 
@@ -438,11 +532,17 @@ def _training(training: TrainingSummary | None, catalogue: bool) -> str:
     return "\n\n".join(parts)
 
 
-def _limitations(model: PreTrainedModel | None, training: TrainingSummary | None) -> str:
+def _limitations(model: PreTrainedModel | None, training: TrainingSummary | None, arch: Architecture) -> str:
     points = [
         "The variant table's parameters, FLOPs and top-1 are the papers' figures for 1000-class ImageNet models, "
         "as their authors report them (see the source column); hf-vits does not re-measure them.",
     ]
+    if any(spec.get("task") == "semantic-segmentation" for spec in arch.variants.values()):
+        points[0] = (
+            "The variant table's figures are the papers' (see the source column and the note under the table); a "
+            "segmentation variant's are for its dataset's classes, not ImageNet's, and hf-vits does not re-measure "
+            "them."
+        )
     if training is not None:
         classes = len(model.config.id2label) if model is not None else None
         points.append(

@@ -28,6 +28,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         max_shard_size=args.max_shard_size,
         revision=args.revision,
         check_image=_read_photo(args.check_image),
+        fuse_batchnorm=args.fuse_batchnorm,
     )
     print(
         f"Exported {args.source} to {result.folder}: loads without hf-vits and predicts the same "
@@ -85,6 +86,11 @@ def add_hub_commands(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--revision", help="revision of a Hub source")
     export.add_argument("--check-image", help="photo for the check (default: scikit-image's cat)")
+    export.add_argument(
+        "--fuse-batchnorm",
+        action="store_true",
+        help="export the inference form: every BatchNorm folded into the layer next to it (LeViT)",
+    )
     export.set_defaults(func=cmd_export)
 
     push = commands.add_parser("push", help="publish an export folder to the Hugging Face Hub")

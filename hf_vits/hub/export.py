@@ -69,9 +69,12 @@ def export_model(
     max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
     revision: str | None = None,
     check_image: Image.Image | None = None,
+    fuse_batchnorm: bool = False,
 ) -> ExportResult:
     """Export the model of `source` (a folder, e.g. a training run's output, or a Hub repo id) into `output_dir` as a
-    complete Hub folder with its model card, and verify it loads and predicts the same without hf-vits installed."""
+    complete Hub folder with its model card, and verify it loads and predicts the same without hf-vits installed.
+    With `fuse_batchnorm`, the model is exported in its inference form, every BatchNorm folded into the layer next
+    to it (LeViT's `fuse()`), and checked against the model as it was."""
     if repo_id is not None:
         check_repo_id(repo_id)
     output_dir = check_output_dir(output_dir, overwrite)
@@ -81,6 +84,8 @@ def export_model(
     training = read_training_summary(folder)
     photo = check_image or sample_photo()
     expected = classify(model, processors, photo)
+    if fuse_batchnorm:
+        model = fused_model(model)
     with staged_folder(output_dir, overwrite) as staging:
         model.save_pretrained(staging, max_shard_size=max_shard_size)
         processors["torchvision"].save_pretrained(staging)
@@ -99,6 +104,17 @@ def export_model(
         max_abs_diff = verify_without_hf_vits(staging, expected, photo)
     logger.info("Exported %s to %s (max |Δ| without hf-vits: %.3g).", source, output_dir, max_abs_diff)
     return ExportResult(output_dir, arch.name, max_abs_diff, training)
+
+
+def fused_model(model: PreTrainedModel) -> PreTrainedModel:
+    """`model` with its BatchNorms folded for inference (its `fuse()`), or an ExportCheckError when it has none."""
+    fuse = getattr(model, "fuse", None)
+    if not callable(fuse):
+        raise ExportCheckError(
+            f"{type(model).__name__} has no BatchNorm folding (`fuse()`, e.g. LeViT's); export it without "
+            "--fuse-batchnorm."
+        )
+    return fuse()
 
 
 def check_export(folder: str | Path, check_image: Image.Image | None = None) -> float:

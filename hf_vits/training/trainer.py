@@ -66,7 +66,10 @@ def train(config: TrainingConfig) -> TrainingResult:
     """Train `config.model` on `config.dataset` and export it, Hub-ready, into `config.output_dir`."""
     if not config.output_dir:
         raise ValueError("An output folder is required (--output-dir).")
-    get_variant(config.model)
+    if get_variant(config.model).task != "image-classification":
+        raise ValueError(
+            f"hf-vits train trains image classifiers; {config.model} is a {get_variant(config.model).task} variant."
+        )
     output_dir = Path(config.output_dir).expanduser()
     resume = read_state(config.resume) if config.resume else None
     if resume is not None:
