@@ -31,18 +31,63 @@ PAIRINGS = {
     "deit-tiny-patch16-224": "deit_tiny_patch16_224",
     "swin-tiny-patch4-window7-224": "swin_tiny_patch4_window7_224",
     "cvt-13-224": None,
+    "levit-128s": "levit_128s",
+    "levit-256": "levit_256",
 }
 # The set measured when no model is named.
 DEFAULT_MODELS = ("vit-base-patch16-224", "deit-small-patch16-224", "deit-tiny-patch16-224")
 # Our variant -> the plain models it is measured against, where no implementation of the architecture exists.
-BASELINES: dict[str, tuple[str, ...]] = {}
+BASELINES: dict[str, tuple[str, ...]] = {
+    "nonlocal-resnet50-1block": ("timm resnet50", "torchvision resnet50"),
+    "nonlocal-resnet50-5block": ("timm resnet50", "torchvision resnet50"),
+    "nonlocal-resnet50-10block": ("timm resnet50", "torchvision resnet50"),
+    "aa-resnet-50": ("timm resnet50", "torchvision resnet50"),
+    "san10-pairwise": ("timm resnet50", "torchvision resnet50"),
+    "san10-patchwise": ("timm resnet50", "torchvision resnet50"),
+    "ccnet-resnet50-classifier": ("timm resnet50", "torchvision resnet50"),
+    "sasa-resnet-50": ("timm resnet50", "torchvision resnet50"),
+    "sasa-resnet-50-conv-stem": ("timm resnet50", "torchvision resnet50"),
+    "lrnet-26": ("timm resnet50", "torchvision resnet50"),
+    "lrnet-50": ("timm resnet50", "torchvision resnet50"),
+    # No library ships T2T-ViT (vit-pytorch's T2TViT keeps the unfolded widths, 147 to 11907, in three softmax T2T
+    # layers: another model); the paper sets T2T-ViT-14 against DeiT-S, the ViT of its size.
+    "t2t-vit-14": ("timm deit_small_patch16_224",),
+    "t2t-vit-t-14": ("timm deit_small_patch16_224",),
+}
 # The plain models of BASELINES, built with random weights.
 BASELINE_MODELS: dict[str, Callable[[], nn.Module]] = {
     "timm resnet50": lambda: __import__("timm").create_model("resnet50", pretrained=False),
     "torchvision resnet50": lambda: __import__("torchvision").models.resnet50(weights=None),
+    "timm deit_small_patch16_224": lambda: __import__("timm").create_model("deit_small_patch16_224", pretrained=False),
 }
+
+
+def _ccnet_resnet50_classifier() -> nn.Module:
+    """CCNet's image classifier: ResNet-50 with the RCCA (R = 2) on its last stage, 1000 classes."""
+    from hf_vits import ZooCCNetConfig, ZooCCNetForImageClassification
+
+    config = ZooCCNetConfig(
+        stem_type="standard", depths=[3, 4, 6, 3], dilations=[1, 1, 1, 1], image_size=224, num_labels=1000
+    )
+    return ZooCCNetForImageClassification(config)
+
+
+# Models of ours measured against BASELINES that are no registry variant (the paper gives no figures for them).
+BENCHMARK_MODELS: dict[str, Callable[[], nn.Module]] = {"ccnet-resnet50-classifier": _ccnet_resnet50_classifier}
+
+
+def _fused_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model` with its BatchNorms folded for inference (LeViT's `fuse()`)."""
+    import copy
+
+    return copy.deepcopy(model).fuse()
+
+
 # Our variant -> further implementations of ours made from the measured model (e.g. an inference-fused copy).
-DERIVED_IMPLEMENTATIONS: dict[str, dict[str, Callable[[nn.Module], nn.Module]]] = {}
+DERIVED_IMPLEMENTATIONS: dict[str, dict[str, Callable[[nn.Module], nn.Module]]] = {
+    "levit-128s": {"hf-vits fused": _fused_copy},
+    "levit-256": {"hf-vits fused": _fused_copy},
+}
 # Config overrides that make a variant compute what its transformers peer computes: transformers' CvT has exact
 # GELU where the paper's code (and our default) has QuickGELU.
 TRANSFORMERS_OVERRIDES = {"cvt-13-224": {"hidden_act": "gelu"}}
@@ -93,7 +138,8 @@ def build_baseline_models(variant: str) -> dict[str, nn.Module]:
     from hf_vits import create_model
 
     torch.manual_seed(0)
-    models = {"hf-vits": create_model(variant).eval()}
+    ours = BENCHMARK_MODELS[variant]() if variant in BENCHMARK_MODELS else create_model(variant)
+    models = {"hf-vits": ours.eval()}
     for name in BASELINES[variant]:
         models[name] = BASELINE_MODELS[name]().eval()
     return models
@@ -101,9 +147,14 @@ def build_baseline_models(variant: str) -> dict[str, nn.Module]:
 
 def count_gflops(model: nn.Module, pixel_values: torch.Tensor) -> float:
     """GFLOPs of one forward of `model` per image of `pixel_values` (a multiply-add counts 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+    def cpu_flash_attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    # PyTorch's counter knows the CUDA attention kernels but not the CPU flash kernel that SDPA runs here.
+    cpu_flash_attention = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_flash_attention_flops}
+    with FlopCounterMode(display=False, custom_mapping=cpu_flash_attention) as counter, torch.inference_mode():
         _logits(model, pixel_values)
     return counter.get_total_flops() / pixel_values.shape[0] / 1e9
 
