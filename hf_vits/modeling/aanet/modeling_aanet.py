@@ -588,6 +588,7 @@ class ZooAANetModel(ZooAANetPreTrainedModel):
 class ZooAANetForImageClassification(ZooAANetPreTrainedModel):
     """AA-ResNet with a linear classifier on the average-pooled last stage, e.g. for ImageNet."""
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.__init__ with NonLocal->AANet, nonlocal_net->aanet  # noqa: E501
     def __init__(self, config: ZooAANetConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -596,6 +597,7 @@ class ZooAANetForImageClassification(ZooAANetPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.forward with nonlocal_net->aanet  # noqa: E501
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -634,6 +636,7 @@ class ZooAANetBackbone(BackboneMixin, ZooAANetPreTrainedModel):
         self.aanet = ZooAANetModel(config)
         self.post_init()
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalBackbone.forward with nonlocal_net->aanet  # noqa: E501
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,

@@ -330,6 +330,7 @@ class ZooCCNetModel(ZooCCNetPreTrainedModel):
 class ZooCCNetForImageClassification(ZooCCNetPreTrainedModel):
     """The RCCA on the trunk's last stage, global average pooling and a linear classifier, e.g. for ImageNet."""
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.__init__ with NonLocal->CCNet, nonlocal_net->ccnet  # noqa: E501
     def __init__(self, config: ZooCCNetConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -338,6 +339,7 @@ class ZooCCNetForImageClassification(ZooCCNetPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.forward with nonlocal_net->ccnet  # noqa: E501
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,

@@ -581,6 +581,7 @@ class ZooLeViTPreTrainedModel(PreTrainedModel):
         return super().save_pretrained(save_directory, *args, **kwargs)
 
 
+# Copied from hf_vits.modeling.cvt.modeling_cvt._check_pixel_values
 def _check_pixel_values(pixel_values: torch.Tensor | None, num_channels: int) -> None:
     if pixel_values is None:
         raise ValueError("pixel_values is required.")

@@ -485,6 +485,7 @@ class ZooLRNetModel(ZooLRNetPreTrainedModel):
             attentions += stage_attentions
         return maps, attentions
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalModel.forward
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -519,6 +520,7 @@ class ZooLRNetModel(ZooLRNetPreTrainedModel):
 class ZooLRNetForImageClassification(ZooLRNetPreTrainedModel):
     """LR-Net with a linear classifier on the average-pooled last stage, e.g. for ImageNet."""
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.__init__ with NonLocal->LRNet, nonlocal_net->lrnet  # noqa: E501
     def __init__(self, config: ZooLRNetConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -527,6 +529,7 @@ class ZooLRNetForImageClassification(ZooLRNetPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.forward with nonlocal_net->lrnet  # noqa: E501
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -564,6 +567,7 @@ class ZooLRNetBackbone(BackboneMixin, ZooLRNetPreTrainedModel):
         self.lrnet = ZooLRNetModel(config)
         self.post_init()
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalBackbone.forward with nonlocal_net->lrnet  # noqa: E501
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,

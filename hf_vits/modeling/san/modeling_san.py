@@ -508,6 +508,7 @@ class ZooSANModel(ZooSANPreTrainedModel):
 class ZooSANForImageClassification(ZooSANPreTrainedModel):
     """SAN with a linear classifier on the average-pooled last map, e.g. for ImageNet."""
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.__init__ with NonLocal->SAN, nonlocal_net->san  # noqa: E501
     def __init__(self, config: ZooSANConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -516,6 +517,7 @@ class ZooSANForImageClassification(ZooSANPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.forward with nonlocal_net->san  # noqa: E501
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,

@@ -612,6 +612,7 @@ class ZooSASAModel(ZooSASAPreTrainedModel):
 class ZooSASAForImageClassification(ZooSASAPreTrainedModel):
     """SASA ResNet with a linear classifier on the pooled last map, e.g. for ImageNet."""
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.__init__ with NonLocal->SASA, nonlocal_net->sasa  # noqa: E501
     def __init__(self, config: ZooSASAConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
@@ -620,6 +621,7 @@ class ZooSASAForImageClassification(ZooSASAPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
         self.post_init()
 
+    # Copied from hf_vits.modeling.nonlocal_net.modeling_nonlocal_net.ZooNonLocalForImageClassification.forward with nonlocal_net->sasa  # noqa: E501
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
